@@ -1,0 +1,934 @@
+"""Deep LSTM / GRU / RNN containers: build, train, checkpoint, restore and predict.
+
+TensorFlow and Keras are imported inside the methods that need them, so importing
+this module is cheap and GPU visibility can still be set before TensorFlow starts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import numbers
+import os
+import re
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, ClassVar
+
+import numpy as np
+
+from finrnn_core.config import ModelConfig
+from finrnn_core.devices import resolve_device
+from finrnn_core.errors import (
+    CheckpointError,
+    ConfigError,
+    DataError,
+    NotTrainedError,
+)
+from finrnn_core.metrics import pearson
+
+logger = logging.getLogger("finrnn_core")
+
+#: Config fields that must agree between a checkpoint and the model it is restored
+#: into: they fix the weights' shapes or what the weights mean. Training knobs
+#: (learning rate, regularisation, dropout, device, seed, model_id) may differ, so a
+#: checkpoint can be fine-tuned with new settings or moved to another device.
+ARCHITECTURE_FIELDS = (
+    "cell_type",
+    "n_input_features",
+    "n_output_features",
+    "n_states",
+    "n_layers",
+    "n_time_steps",
+    "activation",
+    "forward_step",
+)
+
+_CHECKPOINT_NAME = re.compile(r"^(?P<model_id>.+)_(?:epoch_\d+|latest)\.ckpt$")
+
+#: One batch from a data feeder: `(X, y, y_mean, y_std, in_sample_size)`.
+Batch = tuple[Any, Any, Any, Any, Any]
+DataFeeder = Callable[[], Iterable[Batch]]
+
+
+def _config_path(model_dir: str, model_id: str) -> str:
+    return os.path.join(model_dir, f"{model_id}.config.json")
+
+
+def _check_int(name: str, value: Any, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ConfigError(f"`{name}` must be an integer. Received: {name}={value!r}")
+    if value < minimum:
+        raise ConfigError(f"`{name}` must be >= {minimum}. Received: {name}={value!r}")
+    return int(value)
+
+
+class RecurrentModel:
+    """Base class of the `LSTM`, `GRU` and `RNN` containers.
+
+    The network is `Input(n_time_steps, n_input_features)` → `n_layers` recurrent
+    layers of `n_states` units, each followed by dropout (`1 - keep_prob`, training
+    only) → `Dense(n_output_features)` on the last layer's final hidden state.
+    Layer defaults are kept so the fused cuDNN kernel is used on a GPU.
+
+    Args:
+        n_input_features: Features per time step. Defaults to 10.
+        n_output_features: Targets per sample. Defaults to 1.
+        batch_size: Fixed batch size or `None`. Recorded only. Defaults to `None`.
+        n_states: Units per recurrent layer. Defaults to 50.
+        n_layers: Stacked recurrent layers. Defaults to 2.
+        n_time_steps: Time steps per sample. Defaults to 100.
+        l1_reg: L1 penalty on all trainable weights. Defaults to 0.05.
+        l2_reg: L2 penalty on all trainable weights. Defaults to 0.01.
+        start_learning_rate: Adam learning rate at epoch 0. Defaults to 0.001.
+        decay_steps: Decay period; the learning rate at `epoch` is
+            `start_learning_rate * decay_rate ** ((epoch / epoch_end) / decay_steps)`.
+            Defaults to 1.
+        decay_rate: Decay factor in `(0, 1]`. Defaults to 0.3.
+        inner_iteration: Adam steps per batch per epoch. Defaults to 10.
+        forward_step: Steps ahead the target lies. Recorded only. Defaults to 1.
+        device: `"cpu"` or `"gpu"`. Defaults to `"gpu"`.
+        device_num: Device index. Defaults to 0.
+        activation: Activation of the recurrent cells. Defaults to `"tanh"`.
+        keep_prob: Dropout keep probability in `(0, 1]`. Defaults to 0.5.
+        seed: Seed for initial weights and dropout; same seed and data give the
+            same result. Defaults to `None` (random).
+        model_id: Name in checkpoint file names. Defaults to the cell type.
+        model_dir: Checkpoint folder, created if missing. Defaults to a new
+            temporary folder.
+        log_dir: Folder for `show_graph`. Defaults to `<model_dir>/logs`.
+        strict_device: Raise `DeviceError` instead of falling back to the CPU
+            when the requested GPU is missing. Defaults to `False`.
+
+    Raises:
+        ConfigError: If a hyperparameter is invalid.
+        DeviceError: If `strict_device` is set and the GPU is missing.
+    """
+
+    CELL_TYPE: ClassVar[str] = ""
+
+    def __init__(
+        self,
+        *,
+        n_input_features: int = 10,
+        n_output_features: int = 1,
+        batch_size: int | None = None,
+        n_states: int = 50,
+        n_layers: int = 2,
+        n_time_steps: int = 100,
+        l1_reg: float = 0.05,
+        l2_reg: float = 0.01,
+        start_learning_rate: float = 0.001,
+        decay_steps: float = 1,
+        decay_rate: float = 0.3,
+        inner_iteration: int = 10,
+        forward_step: int = 1,
+        device: str = "gpu",
+        device_num: int = 0,
+        activation: str = "tanh",
+        keep_prob: float = 0.5,
+        seed: int | None = None,
+        model_id: str | None = None,
+        model_dir: str | os.PathLike[str] | None = None,
+        log_dir: str | os.PathLike[str] | None = None,
+        strict_device: bool = False,
+    ) -> None:
+        if not self.CELL_TYPE:
+            raise TypeError(
+                "RecurrentModel is abstract; build an LSTM, GRU or RNN, "
+                "or use RecurrentModel.load()."
+            )
+        self._config = ModelConfig(
+            cell_type=self.CELL_TYPE,
+            n_input_features=n_input_features,
+            n_output_features=n_output_features,
+            batch_size=batch_size,
+            n_states=n_states,
+            n_layers=n_layers,
+            n_time_steps=n_time_steps,
+            l1_reg=l1_reg,
+            l2_reg=l2_reg,
+            start_learning_rate=start_learning_rate,
+            decay_steps=decay_steps,
+            decay_rate=decay_rate,
+            inner_iteration=inner_iteration,
+            forward_step=forward_step,
+            device=device,
+            device_num=device_num,
+            activation=activation,
+            keep_prob=keep_prob,
+            seed=seed,
+            model_id=model_id,
+        )
+        if model_dir is None:
+            model_dir = tempfile.mkdtemp(prefix=f"finrnn_{self._config.model_id}_")
+        self._model_dir = os.fspath(model_dir)
+        os.makedirs(self._model_dir, exist_ok=True)
+        self._log_dir = os.fspath(log_dir) if log_dir is not None else None
+        self._device_used = resolve_device(
+            self._config.device, self._config.device_num, strict=strict_device
+        )
+        self._trained = False
+        self._last_metrics: dict[str, float] = {}
+        self._last_checkpoint: str | None = None
+        self._build()
+
+    # ------------------------------------------------------------------ building
+
+    @staticmethod
+    def _recurrent_layer_class(keras: Any) -> Any:
+        raise NotImplementedError
+
+    def _build(self) -> None:
+        """(Re)creates network, optimiser, epoch counter and compiled steps."""
+        import keras
+        import tensorflow as tf
+
+        cfg = self._config
+        layer_class = self._recurrent_layer_class(keras)
+
+        def seeded(offset: int) -> int | None:
+            return None if cfg.seed is None else cfg.seed * 1000 + offset
+
+        with tf.device(self._device_used):
+            inputs = keras.Input(shape=(cfg.n_time_steps, cfg.n_input_features), name="windows")
+            x = inputs
+            for i in range(cfg.n_layers):
+                init_kwargs: dict[str, Any] = {}
+                if cfg.seed is not None:
+                    init_kwargs = {
+                        "kernel_initializer": keras.initializers.GlorotUniform(
+                            seed=seeded(10 * i + 1)
+                        ),
+                        "recurrent_initializer": keras.initializers.Orthogonal(
+                            seed=seeded(10 * i + 2)
+                        ),
+                    }
+                x = layer_class(
+                    cfg.n_states,
+                    activation=cfg.activation,
+                    return_sequences=i < cfg.n_layers - 1,
+                    seed=seeded(10 * i + 3),
+                    name=f"{cfg.cell_type}_{i}",
+                    **init_kwargs,
+                )(x)
+                x = keras.layers.Dropout(
+                    1.0 - cfg.keep_prob, seed=seeded(10 * i + 4), name=f"dropout_{i}"
+                )(x)
+            dense_kwargs: dict[str, Any] = {}
+            if cfg.seed is not None:
+                dense_kwargs["kernel_initializer"] = keras.initializers.GlorotUniform(
+                    seed=seeded(999)
+                )
+            outputs = keras.layers.Dense(cfg.n_output_features, name="output", **dense_kwargs)(x)
+            model = keras.Model(inputs, outputs, name=cfg.model_id)
+            optimizer = keras.optimizers.Adam(learning_rate=cfg.start_learning_rate)
+            # Built up front so the train step's loop creates no variables.
+            optimizer.build(model.trainable_variables)
+            epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
+
+        self._model = model
+        self._optimizer = optimizer
+        self._epoch = epoch
+        self._checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, epoch=epoch)
+
+        x_spec = tf.TensorSpec([None, cfg.n_time_steps, cfg.n_input_features], tf.float32)
+        y_spec = tf.TensorSpec([None, cfg.n_output_features], tf.float32)
+        l1 = float(cfg.l1_reg)
+        l2 = float(cfg.l2_reg)
+        weights = model.trainable_variables
+
+        @tf.function(input_signature=[x_spec, y_spec, tf.TensorSpec([], tf.int32)])
+        def train_step(x: Any, y: Any, steps: Any) -> Any:
+            loss = tf.constant(0.0, tf.float32)
+            for _ in tf.range(steps):
+                with tf.GradientTape() as tape:
+                    predicted = model(x, training=True)
+                    loss = tf.reduce_mean(tf.square(predicted - y))
+                    if l1:
+                        loss += l1 * tf.add_n([tf.reduce_sum(tf.abs(w)) for w in weights])
+                    if l2:
+                        loss += l2 * tf.add_n([tf.reduce_sum(tf.square(w)) for w in weights])
+                grads = tape.gradient(loss, weights)
+                optimizer.apply_gradients(zip(grads, weights, strict=True))
+            return loss
+
+        @tf.function(input_signature=[x_spec])
+        def predict_step(x: Any) -> Any:
+            return model(x, training=False)
+
+        self._train_step = train_step
+        self._predict_step = predict_step
+
+    # ---------------------------------------------------------------- properties
+
+    @property
+    def config(self) -> ModelConfig:
+        """The model's validated hyperparameters."""
+        return self._config
+
+    @property
+    def device_used(self) -> str:
+        """The TensorFlow device the model was built on, e.g. `"/CPU:0"`."""
+        return self._device_used
+
+    @property
+    def epochs_trained(self) -> int:
+        """Epochs the current weights have been trained for."""
+        return int(self._epoch.numpy())
+
+    @property
+    def model_dir(self) -> str:
+        """The checkpoint folder."""
+        return self._model_dir
+
+    @property
+    def log_dir(self) -> str:
+        """The folder `show_graph` writes to."""
+        return self._log_dir or os.path.join(self._model_dir, "logs")
+
+    @property
+    def keras_model(self) -> Any:
+        """The underlying `keras.Model`."""
+        return self._model
+
+    @property
+    def latest_checkpoint(self) -> str | None:
+        """Prefix of `<model_id>_latest.ckpt` in `model_dir`, or `None` if not written yet."""
+        prefix = self._prefix("latest")
+        return prefix if os.path.exists(prefix + ".index") else None
+
+    def _prefix(self, tag: str) -> str:
+        return os.path.join(self._model_dir, f"{self._config.model_id}_{tag}.ckpt")
+
+    # ---------------------------------------------------------------- validation
+
+    def _check_X(self, X: Any, name: str) -> np.ndarray:
+        cfg = self._config
+        expected = (cfg.n_time_steps, cfg.n_input_features)
+        try:
+            arr = np.asarray(X, dtype=np.float32)
+        except (TypeError, ValueError) as exc:
+            raise DataError(f"`{name}` must be a numeric array. Received: {type(X)!r}") from exc
+        if arr.ndim != 3 or arr.shape[1:] != expected or arr.shape[0] == 0:
+            raise DataError(
+                f"`{name}` must have shape (samples, n_time_steps, n_input_features) = "
+                f"(samples>0, {expected[0]}, {expected[1]}). Received: {name}.shape={arr.shape}"
+            )
+        if not np.isfinite(arr).all():
+            raise DataError(f"`{name}` must hold only finite values. Received: NaN or inf")
+        return arr
+
+    def _check_y(self, y: Any, n_samples: int, name: str) -> np.ndarray:
+        n_out = self._config.n_output_features
+        try:
+            arr = np.asarray(y, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise DataError(f"`{name}` must be a numeric array. Received: {type(y)!r}") from exc
+        if arr.ndim == 1 and n_out == 1:
+            arr = arr[:, None]
+        if arr.shape != (n_samples, n_out):
+            raise DataError(
+                f"`{name}` must have shape (samples, n_output_features) = "
+                f"({n_samples}, {n_out}). Received: {name}.shape={arr.shape}"
+            )
+        if not np.isfinite(arr).all():
+            raise DataError(f"`{name}` must hold only finite values. Received: NaN or inf")
+        return arr
+
+    @staticmethod
+    def _check_in_sample_size(value: Any, n_samples: int, name: str) -> int:
+        if value is None:
+            return n_samples
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            raise ConfigError(f"`{name}` must be an integer or None. Received: {name}={value!r}")
+        if not 1 <= value <= n_samples:
+            raise ConfigError(
+                f"`{name}` must be in [1, samples={n_samples}]. Received: {name}={value}"
+            )
+        return int(value)
+
+    def _check_scale(self, value: Any, name: str, positive: bool) -> np.ndarray:
+        n_out = self._config.n_output_features
+        try:
+            arr = np.asarray(value, dtype=np.float64).reshape(-1)
+        except (TypeError, ValueError) as exc:
+            raise DataError(f"`{name}` must be numeric. Received: {name}={value!r}") from exc
+        if arr.size not in (1, n_out):
+            raise DataError(
+                f"`{name}` must be a scalar or have n_output_features={n_out} values. "
+                f"Received: {name} with {arr.size} values"
+            )
+        if not np.isfinite(arr).all() or (positive and (arr <= 0).any()):
+            rule = "finite and > 0" if positive else "finite"
+            raise DataError(f"`{name}` must be {rule}. Received: {name}={value!r}")
+        return np.broadcast_to(arr, (n_out,))
+
+    def _check_batch(self, batch: Any, index: int) -> tuple[np.ndarray, ...]:
+        where = f"data_feeder batch {index}"
+        if not isinstance(batch, tuple | list) or len(batch) != 5:
+            raise DataError(
+                f"{where} must be a tuple (X, y, y_mean, y_std, in_sample_size). "
+                f"Received: {type(batch).__name__}"
+                + (f" of length {len(batch)}" if isinstance(batch, tuple | list) else "")
+            )
+        X, y, y_mean, y_std, in_sample_size = batch
+        X = self._check_X(X, f"{where}: X")
+        y = self._check_y(y, X.shape[0], f"{where}: y")
+        mean = self._check_scale(y_mean, f"{where}: y_mean", positive=False)
+        std = self._check_scale(y_std, f"{where}: y_std", positive=True)
+        n_is = self._check_in_sample_size(in_sample_size, X.shape[0], f"{where}: in_sample_size")
+        return X, y, mean, std, n_is
+
+    def _batches(
+        self,
+        batch_X: Any,
+        batch_y: Any,
+        in_sample_size: Any,
+        data_feeder: DataFeeder | None,
+    ) -> Callable[[], Iterator[tuple[Any, ...]]]:
+        """Returns a zero-arg function yielding validated `(X, y, mean, std, n_is)`."""
+        n_out = self._config.n_output_features
+        if data_feeder is not None:
+            if batch_X is not None or batch_y is not None:
+                raise ConfigError(
+                    "Pass either `batch_X`/`batch_y` or `data_feeder`, not both. Received: both"
+                )
+            if not callable(data_feeder):
+                raise ConfigError(
+                    f"`data_feeder` must be a zero-argument callable. "
+                    f"Received: data_feeder={data_feeder!r}"
+                )
+
+            def feed() -> Iterator[tuple[Any, ...]]:
+                count = 0
+                for i, batch in enumerate(data_feeder()):
+                    count += 1
+                    yield self._check_batch(batch, i)
+                if count == 0:
+                    raise DataError("`data_feeder` yielded no batches. Received: 0 batches")
+
+            return feed
+
+        if batch_X is None or batch_y is None:
+            raise ConfigError(
+                "Pass `batch_X` and `batch_y`, or `data_feeder`. "
+                f"Received: batch_X={'set' if batch_X is not None else None}, "
+                f"batch_y={'set' if batch_y is not None else None}"
+            )
+        X = self._check_X(batch_X, "batch_X")
+        y = self._check_y(batch_y, X.shape[0], "batch_y")
+        n_is = self._check_in_sample_size(in_sample_size, X.shape[0], "in_sample_size")
+        zeros, ones = np.zeros(n_out), np.ones(n_out)
+
+        def single() -> Iterator[tuple[Any, ...]]:
+            yield X, y, zeros, ones, n_is
+
+        return single
+
+    # ------------------------------------------------------------------ training
+
+    def learning_rate(self, epoch: int, epoch_end: int) -> float:
+        """Learning rate used in `epoch` of a run that ends at `epoch_end`.
+
+        Args:
+            epoch: Epoch number, counted from 1.
+            epoch_end: Last epoch of the run.
+
+        Returns:
+            `start_learning_rate * decay_rate ** ((epoch / epoch_end) / decay_steps)`.
+        """
+        cfg = self._config
+        return float(
+            cfg.start_learning_rate * cfg.decay_rate ** ((epoch / epoch_end) / cfg.decay_steps)
+        )
+
+    def train(
+        self,
+        batch_X: Any = None,
+        batch_y: Any = None,
+        in_sample_size: int | None = None,
+        data_feeder: DataFeeder | None = None,
+        epoch_end: int = 10,
+        epoch_prev: int | None = None,
+        display_step: int = 1,
+        restore_model: bool = True,
+        pre_trained_model: str | os.PathLike[str] | None = None,
+        return_weights: bool = False,
+        callback: Callable[[int, dict[str, float]], Any] | None = None,
+    ) -> dict[str, Any]:
+        """Trains epochs `epoch_prev + 1` to `epoch_end`, checkpointing after each.
+
+        Each batch gets `inner_iteration` Adam steps on its first `in_sample_size`
+        rows; the loss is their mean squared error plus `l1_reg * sum|w|` and
+        `l2_reg * sum(w**2)` over all trainable weights. The remaining rows are
+        out-of-sample and only evaluated.
+
+        Args:
+            batch_X: Inputs, `(samples, n_time_steps, n_input_features)`.
+            batch_y: Targets, `(samples, n_output_features)` (or `(samples,)` when
+                `n_output_features == 1`).
+            in_sample_size: Leading rows of `batch_X` used for training. Defaults
+                to all rows (no out-of-sample rows).
+            data_feeder: Instead of `batch_X`/`batch_y`: a zero-argument callable,
+                called once per epoch, returning an iterable of batches
+                `(X, y, y_mean, y_std, in_sample_size)`; `y * y_std + y_mean`
+                undoes the target scaling before metrics are recorded.
+            epoch_end: Last epoch to train, counted from 1. Defaults to 10.
+            epoch_prev: Epochs already done; training starts at `epoch_prev + 1`.
+                Defaults to `epochs_trained` (0 after `restore_model=False`).
+            display_step: Log progress every this many epochs. Defaults to 1.
+            restore_model: Continue from the current weights. `False` resets the
+                weights and optimiser and trains from scratch. Defaults to `True`.
+            pre_trained_model: Checkpoint prefix to restore before training.
+                Defaults to `None`.
+            return_weights: Add the last recurrent layer's and the output layer's
+                weights to the result. Defaults to `False`.
+            callback: Called as `callback(epoch, {"loss", "corr_is", "corr_oos",
+                "learning_rate", "seconds"})` after every epoch.
+
+        Returns:
+            A dict with `all_epochs`, `all_losses_per_epoch` (sum over batches of
+            the final in-sample loss) and `all_corr_oos_per_epoch` (pooled over
+            batches), one entry per epoch of this call, and, for the last epoch,
+            one entry per batch: `all_corr_is`, `all_corr_oos` (nan without
+            out-of-sample rows), `all_actual_is`, `all_actual_oos`,
+            `all_predicted_is`, `all_predicted_oos` (descaled arrays,
+            `(rows, n_output_features)`). With `return_weights`, also
+            `last_layer_kernel`, `last_layer_recurrent_kernel`, `last_layer_bias`,
+            `output_weights`, `output_bias`.
+
+        Raises:
+            ConfigError: If an argument is invalid or `epoch_end <= epoch_prev`.
+            DataError: If the data has the wrong shape or non-finite values.
+            CheckpointError: If `pre_trained_model` cannot be restored.
+        """
+        import tensorflow as tf
+
+        batches = self._batches(batch_X, batch_y, in_sample_size, data_feeder)
+        epoch_end = _check_int("epoch_end", epoch_end, 1)
+        display_step = _check_int("display_step", display_step, 1)
+        if callback is not None and not callable(callback):
+            raise ConfigError(f"`callback` must be callable. Received: callback={callback!r}")
+
+        if not restore_model:
+            self._build()
+            self._trained = False
+            self._last_metrics = {}
+        if pre_trained_model is not None:
+            self.restore(pre_trained_model)
+        if epoch_prev is None:
+            epoch_prev = self.epochs_trained
+        epoch_prev = _check_int("epoch_prev", epoch_prev, 0)
+        if epoch_end <= epoch_prev:
+            raise ConfigError(
+                f"`epoch_end` must be > epoch_prev={epoch_prev}. Received: epoch_end={epoch_end}"
+            )
+
+        steps = tf.constant(self._config.inner_iteration, tf.int32)
+        history: dict[str, list[Any]] = {
+            "all_epochs": [],
+            "all_losses_per_epoch": [],
+            "all_corr_oos_per_epoch": [],
+        }
+        per_batch: dict[str, list[Any]] = {}
+        started = time.perf_counter()
+        n_epochs = epoch_end - epoch_prev
+        with tf.device(self._device_used):
+            for done, epoch in enumerate(range(epoch_prev + 1, epoch_end + 1), start=1):
+                epoch_start = time.perf_counter()
+                lr = self.learning_rate(epoch, epoch_end)
+                self._optimizer.learning_rate = lr
+                per_batch = {
+                    k: []
+                    for k in (
+                        "all_corr_is",
+                        "all_corr_oos",
+                        "all_actual_is",
+                        "all_actual_oos",
+                        "all_predicted_is",
+                        "all_predicted_oos",
+                    )
+                }
+                total_loss = 0.0
+                for X, y, mean, std, n_is in batches():
+                    loss = self._train_step(X[:n_is], y[:n_is].astype(np.float32), steps)
+                    total_loss += float(loss)
+                    predicted = self._predict_step(X).numpy().astype(np.float64) * std + mean
+                    actual = y * std + mean
+                    per_batch["all_actual_is"].append(actual[:n_is])
+                    per_batch["all_actual_oos"].append(actual[n_is:])
+                    per_batch["all_predicted_is"].append(predicted[:n_is])
+                    per_batch["all_predicted_oos"].append(predicted[n_is:])
+                    per_batch["all_corr_is"].append(pearson(actual[:n_is], predicted[:n_is]))
+                    per_batch["all_corr_oos"].append(pearson(actual[n_is:], predicted[n_is:]))
+
+                self._trained = True
+                corr_is = pearson(
+                    np.concatenate(per_batch["all_actual_is"]),
+                    np.concatenate(per_batch["all_predicted_is"]),
+                )
+                corr_oos = pearson(
+                    np.concatenate(per_batch["all_actual_oos"]),
+                    np.concatenate(per_batch["all_predicted_oos"]),
+                )
+                self._epoch.assign(epoch)
+                self._write_checkpoints(epoch)
+
+                seconds = time.perf_counter() - epoch_start
+                metrics = {
+                    "loss": total_loss,
+                    "corr_is": corr_is,
+                    "corr_oos": corr_oos,
+                    "learning_rate": lr,
+                    "seconds": seconds,
+                }
+                self._last_metrics = {"epoch": epoch, **metrics}
+                history["all_epochs"].append(epoch)
+                history["all_losses_per_epoch"].append(total_loss)
+                history["all_corr_oos_per_epoch"].append(corr_oos)
+
+                if done % display_step == 0 or epoch == epoch_end:
+                    elapsed = time.perf_counter() - started
+                    eta = elapsed / done * (n_epochs - done)
+                    logger.info(
+                        "%s epoch %d/%d loss=%.6g corr_is=%.4f corr_oos=%.4f "
+                        "lr=%.3g elapsed=%.1fs eta=%.1fs",
+                        self._config.model_id,
+                        epoch,
+                        epoch_end,
+                        total_loss,
+                        corr_is,
+                        corr_oos,
+                        lr,
+                        elapsed,
+                        eta,
+                    )
+                if callback is not None:
+                    callback(epoch, dict(metrics))
+
+        result: dict[str, Any] = {**history, **per_batch}
+        if return_weights:
+            result.update(self.weights())
+        return result
+
+    def weights(self) -> dict[str, np.ndarray]:
+        """Returns the last recurrent layer's and the output layer's weights.
+
+        Returns:
+            `last_layer_kernel` `(n_in, k * n_states)`, `last_layer_recurrent_kernel`
+            `(n_states, k * n_states)`, `last_layer_bias`, `output_weights`
+            `(n_states, n_output_features)` and `output_bias`
+            `(n_output_features,)`, where `k` is 4 for LSTM, 3 for GRU, 1 for RNN.
+        """
+        cfg = self._config
+        cell = self._model.get_layer(f"{cfg.cell_type}_{cfg.n_layers - 1}").cell
+        dense = self._model.get_layer("output")
+        return {
+            "last_layer_kernel": np.array(cell.kernel.numpy()),
+            "last_layer_recurrent_kernel": np.array(cell.recurrent_kernel.numpy()),
+            "last_layer_bias": np.array(cell.bias.numpy()),
+            "output_weights": np.array(dense.kernel.numpy()),
+            "output_bias": np.array(dense.bias.numpy()),
+        }
+
+    # --------------------------------------------------------------- checkpoints
+
+    def _write_checkpoints(self, epoch: int) -> None:
+        try:
+            self._checkpoint.write(self._prefix(f"epoch_{epoch}"))
+            self._last_checkpoint = self._checkpoint.write(self._prefix("latest"))
+            values = {**self._config.to_dict(), "epochs_trained": epoch}
+            path = _config_path(self._model_dir, str(self._config.model_id))
+            tmp = path + ".tmp"
+            with open(tmp, "w", encoding="utf-8") as f:
+                json.dump(values, f, indent=2, sort_keys=True)
+                f.write("\n")
+            os.replace(tmp, path)
+        except OSError as exc:
+            raise CheckpointError(
+                f"Cannot write checkpoint for epoch {epoch} in {self._model_dir!r}: {exc}"
+            ) from exc
+
+    @staticmethod
+    def _saved_config(prefix: str) -> tuple[ModelConfig, str]:
+        name = os.path.basename(prefix)
+        match = _CHECKPOINT_NAME.match(name)
+        if match is None:
+            raise CheckpointError(
+                "Checkpoint prefix must be named `<model_id>_epoch_<n>.ckpt` or "
+                f"`<model_id>_latest.ckpt`. Received: {prefix!r}"
+            )
+        path = _config_path(os.path.dirname(prefix) or ".", match["model_id"])
+        try:
+            with open(path, encoding="utf-8") as f:
+                values = json.load(f)
+            values.pop("epochs_trained", None)
+            return ModelConfig.from_dict(values), path
+        except (OSError, json.JSONDecodeError, ConfigError, AttributeError) as exc:
+            raise CheckpointError(
+                f"Cannot read the config saved beside checkpoint {prefix!r} at {path!r}: {exc}"
+            ) from exc
+
+    def restore(self, checkpoint_prefix: str | os.PathLike[str]) -> None:
+        """Loads weights, optimiser state and epoch count from a checkpoint.
+
+        Args:
+            checkpoint_prefix: Prefix such as `<model_dir>/<model_id>_latest.ckpt`;
+                `<model_id>.config.json` must lie beside it.
+
+        Raises:
+            CheckpointError: If the checkpoint or its config is missing or
+                unreadable, or the saved config differs from this model's in
+                an architecture field (`ARCHITECTURE_FIELDS`).
+        """
+        import tensorflow as tf
+
+        prefix = os.fspath(checkpoint_prefix)
+        if not os.path.exists(prefix + ".index"):
+            raise CheckpointError(f"No checkpoint found at prefix {prefix!r}")
+        saved, config_path = self._saved_config(prefix)
+        mismatched = [
+            f"{name} (checkpoint: {getattr(saved, name)!r}, model: {getattr(self._config, name)!r})"
+            for name in ARCHITECTURE_FIELDS
+            if getattr(saved, name) != getattr(self._config, name)
+        ]
+        if mismatched:
+            raise CheckpointError(
+                f"Checkpoint {prefix!r} does not match this model; config {config_path!r} "
+                f"differs in: {', '.join(mismatched)}"
+            )
+        try:
+            with tf.device(self._device_used):
+                status = self._checkpoint.read(prefix)
+                status.assert_existing_objects_matched()
+        except (tf.errors.OpError, ValueError, AssertionError) as exc:
+            raise CheckpointError(f"Cannot restore checkpoint {prefix!r}: {exc}") from exc
+        self._trained = True
+        self._last_checkpoint = prefix
+        logger.info(
+            "%s restored from %s (epoch %d)", self._config.model_id, prefix, self.epochs_trained
+        )
+
+    @classmethod
+    def load(
+        cls,
+        model_dir: str | os.PathLike[str],
+        model_id: str,
+        checkpoint: str | int = "latest",
+        **overrides: Any,
+    ) -> RecurrentModel:
+        """Rebuilds a saved model from its config JSON and restores its weights.
+
+        Args:
+            model_dir: Folder holding `<model_id>.config.json` and the checkpoints.
+            model_id: The saved model's id.
+            checkpoint: `"latest"`, an epoch number, or a full checkpoint prefix.
+                Defaults to `"latest"`.
+            **overrides: Constructor arguments replacing saved values, e.g.
+                `device="cpu"`, `model_dir=...`, `log_dir=...`,
+                `strict_device=True`. `model_dir` defaults to the folder loaded from.
+
+        Returns:
+            An `LSTM`, `GRU` or `RNN`, as the saved config says.
+
+        Raises:
+            CheckpointError: If the config or checkpoint is missing or unreadable,
+                or the saved cell type does not fit the class `load` was called on.
+            ConfigError: If an override is unknown or invalid.
+        """
+        model_dir = os.fspath(model_dir)
+        path = _config_path(model_dir, model_id)
+        try:
+            with open(path, encoding="utf-8") as f:
+                values = json.load(f)
+            values.pop("epochs_trained", None)
+            saved = ModelConfig.from_dict(values)
+        except (OSError, json.JSONDecodeError, ConfigError, AttributeError) as exc:
+            raise CheckpointError(f"Cannot read saved model config {path!r}: {exc}") from exc
+
+        model_class = _MODEL_CLASSES[saved.cell_type]
+        if cls is not RecurrentModel and cls is not model_class:
+            raise CheckpointError(
+                f"{path!r} holds a {saved.cell_type!r} model; it cannot be loaded as "
+                f"{cls.__name__}. Use RecurrentModel.load()."
+            )
+        extra = {"model_dir", "log_dir", "strict_device"}
+        fields = {f.name for f in dataclasses.fields(ModelConfig)} - {"cell_type"}
+        unknown = sorted(set(overrides) - fields - extra)
+        if unknown:
+            raise ConfigError(f"Unknown overrides for load(): {unknown}")
+        kwargs = {**saved.to_dict(), "model_dir": model_dir, **overrides}
+        kwargs.pop("cell_type")
+        model = model_class(**kwargs)
+
+        if checkpoint == "latest":
+            prefix = os.path.join(model_dir, f"{saved.model_id}_latest.ckpt")
+        elif isinstance(checkpoint, numbers.Integral) and not isinstance(checkpoint, bool):
+            prefix = os.path.join(model_dir, f"{saved.model_id}_epoch_{int(checkpoint)}.ckpt")
+        else:
+            prefix = os.fspath(checkpoint)
+        model.restore(prefix)
+        return model
+
+    # ----------------------------------------------------------------- inference
+
+    def predict(
+        self, batch_X: Any = None, data_feeder: DataFeeder | None = None
+    ) -> np.ndarray | Iterator[np.ndarray]:
+        """Predicts in inference mode (dropout off).
+
+        Args:
+            batch_X: Inputs, `(samples, n_time_steps, n_input_features)`.
+            data_feeder: Instead of `batch_X`: a zero-argument callable returning
+                batches `(X, y, y_mean, y_std, in_sample_size)`.
+
+        Returns:
+            With `batch_X`, predictions `(samples, n_output_features)` in the
+            scale of the targets trained on. With `data_feeder`, a generator
+            yielding each batch's predictions, descaled with `y_mean`/`y_std`.
+
+        Raises:
+            NotTrainedError: If the model was neither trained nor restored.
+            DataError: If the input has the wrong shape or non-finite values.
+            ConfigError: If neither or both of `batch_X` and `data_feeder` are given.
+        """
+        if not self._trained:
+            raise NotTrainedError(
+                f"{type(self).__name__} {self._config.model_id!r} must be trained or "
+                "restored before predict()."
+            )
+        if (batch_X is None) == (data_feeder is None):
+            raise ConfigError(
+                "Pass exactly one of `batch_X` and `data_feeder`. Received: "
+                f"{'both' if batch_X is not None else 'neither'}"
+            )
+        if data_feeder is not None:
+            return self._predict_feeder(data_feeder)
+        X = self._check_X(batch_X, "batch_X")
+        return self._predict_array(X)
+
+    def _predict_array(self, X: np.ndarray) -> np.ndarray:
+        import tensorflow as tf
+
+        with tf.device(self._device_used):
+            return np.asarray(self._predict_step(X).numpy())
+
+    def _predict_feeder(self, data_feeder: DataFeeder) -> Iterator[np.ndarray]:
+        for X, _y, mean, std, _n_is in self._batches(None, None, None, data_feeder)():
+            yield self._predict_array(X).astype(np.float64) * std + mean
+
+    # ---------------------------------------------------------------- reporting
+
+    def show_status(self) -> dict[str, Any]:
+        """Prints and returns config, device, epochs, last metrics and checkpoint paths.
+
+        Returns:
+            A dict with `config`, `device_used`, `epochs_trained`, `trained`,
+            `last_metrics`, `model_dir`, `latest_checkpoint`, `last_checkpoint`
+            and `checkpoints` (epoch prefixes found in `model_dir`, oldest first).
+        """
+        model_id = str(self._config.model_id)
+        pattern = re.compile(rf"^{re.escape(model_id)}_epoch_(\d+)\.ckpt\.index$")
+        found = sorted(
+            (int(m[1]), os.path.join(self._model_dir, m[0][: -len(".index")]))
+            for m in map(pattern.match, os.listdir(self._model_dir))
+            if m
+        )
+        status = {
+            "config": self._config.to_dict(),
+            "device_used": self._device_used,
+            "epochs_trained": self.epochs_trained,
+            "trained": self._trained,
+            "last_metrics": dict(self._last_metrics),
+            "model_dir": self._model_dir,
+            "latest_checkpoint": self.latest_checkpoint,
+            "last_checkpoint": self._last_checkpoint,
+            "checkpoints": [prefix for _, prefix in found],
+        }
+        print(json.dumps(status, indent=2, default=_json_default))
+        return status
+
+    def show_graph(self) -> str:
+        """Writes the Keras summary and a TensorBoard graph trace to `log_dir`.
+
+        Returns:
+            The `log_dir` path; it holds `<model_id>_summary.txt` and a TensorBoard
+            event file with the inference graph (`tensorboard --logdir <log_dir>`).
+        """
+        import tensorflow as tf
+
+        cfg = self._config
+        log_dir = self.log_dir
+        os.makedirs(log_dir, exist_ok=True)
+        lines: list[str] = []
+        self._model.summary(print_fn=lambda line, *args, **kwargs: lines.append(line))
+        with open(os.path.join(log_dir, f"{cfg.model_id}_summary.txt"), "w", encoding="utf-8") as f:
+            f.write("\n".join(lines) + "\n")
+
+        model = self._model
+
+        # A fresh function, so the trace sees it being traced.
+        @tf.function
+        def inference(x: Any) -> Any:
+            return model(x, training=False)
+
+        writer = tf.summary.create_file_writer(log_dir)
+        example = tf.zeros([1, cfg.n_time_steps, cfg.n_input_features], tf.float32)
+        with tf.device(self._device_used):
+            tf.summary.trace_on(graph=True, profiler=False)
+            inference(example)
+            with writer.as_default():
+                tf.summary.trace_export(name=f"{cfg.model_id}_graph", step=0)
+        writer.flush()
+        writer.close()
+        return log_dir
+
+    def __repr__(self) -> str:
+        cfg = self._config
+        return (
+            f"{type(self).__name__}(model_id={cfg.model_id!r}, n_layers={cfg.n_layers}, "
+            f"n_states={cfg.n_states}, epochs_trained={self.epochs_trained}, "
+            f"device_used={self._device_used!r})"
+        )
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    return str(value)
+
+
+class LSTM(RecurrentModel):
+    """Stacked LSTM layers; see `RecurrentModel` for arguments."""
+
+    CELL_TYPE = "lstm"
+
+    @staticmethod
+    def _recurrent_layer_class(keras: Any) -> Any:
+        return keras.layers.LSTM
+
+
+class GRU(RecurrentModel):
+    """Stacked GRU layers (`reset_after=True`, cuDNN-compatible); see `RecurrentModel`."""
+
+    CELL_TYPE = "gru"
+
+    @staticmethod
+    def _recurrent_layer_class(keras: Any) -> Any:
+        return keras.layers.GRU
+
+
+class RNN(RecurrentModel):
+    """Stacked plain (Elman) recurrent layers; see `RecurrentModel` for arguments."""
+
+    CELL_TYPE = "rnn"
+
+    @staticmethod
+    def _recurrent_layer_class(keras: Any) -> Any:
+        return keras.layers.SimpleRNN
+
+
+_MODEL_CLASSES: dict[str, type[RecurrentModel]] = {"lstm": LSTM, "gru": GRU, "rnn": RNN}

@@ -1,0 +1,187 @@
+"""Hive-partitioned Parquet tables: ``<table_dir>/date=YYYY-MM-DD/part-0.parquet``.
+
+One file per trading day, written atomically (a temporary dot-file renamed into place), so readers
+never see half a file. The ``date`` column lives in the folder name only; every reader that knows
+hive partitioning (``pyarrow.dataset``, DuckDB, Polars, pandas) gets it back as a column::
+
+    import pyarrow.dataset as ds
+    ds.dataset("finrnn_data/predictions", partitioning="hive").to_table().to_pandas()
+
+Each table has a fixed Arrow schema (:data:`TABLE_SCHEMAS`), so an empty day (a holiday) is a
+zero-row file with the same columns, not a missing folder.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterable
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+
+from finrnn_core.errors import DataError
+
+PART_FILE = "part-0.parquet"
+DATE_PARTITIONING = ds.partitioning(pa.schema([("date", pa.date32())]), flavor="hive")
+
+TABLE_SCHEMAS: dict[str, pa.Schema] = {
+    "raw_prices": pa.schema(
+        [
+            ("ticker", pa.string()),
+            ("open", pa.float64()),
+            ("high", pa.float64()),
+            ("low", pa.float64()),
+            ("close", pa.float64()),
+            ("adj_close", pa.float64()),
+            ("volume", pa.float64()),
+            ("source_file", pa.string()),
+        ]
+    ),
+    "price_quarantine": pa.schema(
+        [
+            ("ticker", pa.string()),
+            ("source_file", pa.string()),
+            ("row_number", pa.int64()),
+            ("column", pa.string()),
+            ("raw_value", pa.string()),
+            ("reason", pa.string()),
+        ]
+    ),
+    "price_features": pa.schema(
+        [
+            ("ticker", pa.string()),
+            ("adj_close", pa.float64()),
+            ("ret_1d", pa.float64()),
+            ("ret_5d", pa.float64()),
+            ("ret_20d", pa.float64()),
+            ("vol_20d", pa.float64()),
+            ("ma_gap_20d", pa.float64()),
+        ]
+    ),
+    "predictions": pa.schema(
+        [
+            ("ticker", pa.string()),
+            ("model", pa.string()),
+            ("predicted", pa.float64()),
+            ("realized", pa.float64()),
+            ("forward_step", pa.int32()),
+            ("model_version", pa.string()),
+            ("cutoff", pa.date32()),
+        ]
+    ),
+}
+
+
+def partition_dir(table_dir: str | Path, date: str) -> Path:
+    """Return the folder of one date partition, ``<table_dir>/date=YYYY-MM-DD``.
+
+    Raises:
+        DataError: ``date`` is not an ISO date (the folder name never comes from free text).
+    """
+    try:
+        iso = pd.Timestamp(date).strftime("%Y-%m-%d")
+    except (ValueError, TypeError) as exc:
+        raise DataError(f"Partition date must be YYYY-MM-DD. Received: date={date!r}") from exc
+    if iso != str(date)[:10]:
+        raise DataError(f"Partition date must be YYYY-MM-DD. Received: date={date!r}")
+    return Path(table_dir) / f"date={iso}"
+
+
+def write_partition(
+    table_dir: str | Path, date: str, frame: pd.DataFrame, schema: pa.Schema
+) -> Path:
+    """Write one day's rows atomically, replacing what the partition held before.
+
+    Args:
+        table_dir: the table's folder.
+        date: the partition date, ``YYYY-MM-DD``.
+        frame: the rows; a ``date`` column, if present, must equal ``date`` and is not stored.
+        schema: the table's Arrow schema (without ``date``).
+
+    Returns:
+        The path of the written file.
+
+    Raises:
+        DataError: rows belong to another date or a column is missing from ``frame``.
+    """
+    target_dir = partition_dir(table_dir, date)
+    if "date" in frame.columns:
+        other = frame["date"].dropna().dt.strftime("%Y-%m-%d").unique()
+        stray = [d for d in other if d != target_dir.name[5:]]
+        if stray:
+            raise DataError(
+                f"Rows dated {stray[:3]} cannot be written to partition {target_dir.name} "
+                f"of {str(table_dir)!r}."
+            )
+        frame = frame.drop(columns="date")
+    missing = [name for name in schema.names if name not in frame.columns]
+    if missing:
+        raise DataError(f"Columns {missing} missing from rows written to {str(table_dir)!r}.")
+    table = pa.Table.from_pandas(frame[schema.names], schema=schema, preserve_index=False)
+    target_dir.mkdir(parents=True, exist_ok=True)
+    final = target_dir / PART_FILE
+    tmp = target_dir / f".{PART_FILE}.{uuid.uuid4().hex}.tmp"
+    try:
+        pq.write_table(table, tmp, compression="zstd")
+        os.replace(tmp, final)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return final
+
+
+def partition_dates(table_dir: str | Path) -> list[str]:
+    """Return the dates (``YYYY-MM-DD``, sorted) that have a written partition file."""
+    root = Path(table_dir)
+    if not root.is_dir():
+        return []
+    return sorted(
+        p.name[5:] for p in root.glob("date=*") if p.is_dir() and (p / PART_FILE).is_file()
+    )
+
+
+def missing_partitions(table_dir: str | Path, dates: Iterable[str]) -> list[str]:
+    """Return the dates among ``dates`` that have no written partition file."""
+    present = set(partition_dates(table_dir))
+    return [d for d in dates if d not in present]
+
+
+def read_table(
+    table_dir: str | Path,
+    start: str | pd.Timestamp | None = None,
+    end: str | pd.Timestamp | None = None,
+    columns: list[str] | None = None,
+) -> pd.DataFrame:
+    """Read a table (optionally only dates in ``[start, end]``) into pandas, ``date`` first.
+
+    Args:
+        table_dir: the table's folder.
+        start: first date to read (inclusive), or ``None``.
+        end: last date to read (inclusive), or ``None``.
+        columns: columns to read besides ``date``; all when ``None``.
+
+    Returns:
+        A DataFrame with ``date`` as ``datetime64[ns]`` followed by the table's columns.
+
+    Raises:
+        DataError: the table folder does not exist.
+    """
+    root = Path(table_dir)
+    if not root.is_dir():
+        raise DataError(f"Table {str(root)!r} does not exist; materialize it first.")
+    dataset = ds.dataset(root, format="parquet", partitioning=DATE_PARTITIONING)
+    expr = None
+    if start is not None:
+        expr = ds.field("date") >= pa.scalar(pd.Timestamp(start).date(), pa.date32())
+    if end is not None:
+        upper = ds.field("date") <= pa.scalar(pd.Timestamp(end).date(), pa.date32())
+        expr = upper if expr is None else expr & upper
+    names = None if columns is None else ["date", *[c for c in columns if c != "date"]]
+    table = dataset.to_table(columns=names, filter=expr)
+    frame = table.to_pandas()
+    frame["date"] = pd.to_datetime(frame["date"]).astype("datetime64[ns]")
+    ordered = ["date", *[c for c in frame.columns if c != "date"]]
+    return frame[ordered].sort_values(["date"], kind="stable").reset_index(drop=True)

@@ -1,0 +1,1 @@
+"""The asset graph: prices -> features -> model checkpoints -> predictions."""

@@ -1,0 +1,131 @@
+"""Models: one checkpoint asset per cell type (LSTM, GRU, basic RNN), trained up to a cut-off."""
+
+import dagster as dg
+import pandas as pd
+from pydantic import Field
+
+from finrnn_core.storage import partition_dates, read_table
+from finrnn_core.training import CELL_TYPES, TrainingSpec, train_checkpoint
+from finrnn_pipeline.assets.features import price_features
+from finrnn_pipeline.resources import ComputeResource, StorageResource
+
+_DEFAULTS = TrainingSpec()
+
+
+class TrainingConfig(dg.Config):
+    """Launchpad knobs for training; defaults are small so the demo trains in seconds on a CPU."""
+
+    cutoff: str = Field(
+        default="",
+        description="Last date (YYYY-MM-DD) a training target may be realized on. Empty: the "
+        "date 80% of the way through the stored feature history.",
+    )
+    epochs: int = Field(
+        default=_DEFAULTS.epochs, description="Training epochs (passes over all tickers)."
+    )
+    n_states: int = Field(default=_DEFAULTS.n_states, description="Units per recurrent layer.")
+    n_layers: int = Field(default=_DEFAULTS.n_layers, description="Stacked recurrent layers.")
+    n_time_steps: int = Field(
+        default=_DEFAULTS.n_time_steps, description="Trading days per input window."
+    )
+    forward_step: int = Field(
+        default=_DEFAULTS.forward_step, description="Target horizon: trading days ahead."
+    )
+    inner_iteration: int = Field(
+        default=_DEFAULTS.inner_iteration, description="Optimizer steps per ticker batch per epoch."
+    )
+    start_learning_rate: float = Field(
+        default=_DEFAULTS.start_learning_rate, description="Adam learning rate at epoch 0."
+    )
+    decay_rate: float = Field(
+        default=_DEFAULTS.decay_rate, description="Learning-rate decay factor over the run."
+    )
+    decay_steps: int = Field(
+        default=_DEFAULTS.decay_steps, description="Learning-rate decay period."
+    )
+    l1_reg: float = Field(default=_DEFAULTS.l1_reg, description="L1 penalty on all weights.")
+    l2_reg: float = Field(default=_DEFAULTS.l2_reg, description="L2 penalty on all weights.")
+    keep_prob: float = Field(
+        default=_DEFAULTS.keep_prob, description="Dropout keep probability in training."
+    )
+    seed: int = Field(default=_DEFAULTS.seed, description="Random seed.")
+    in_sample_fraction: float = Field(
+        default=_DEFAULTS.in_sample_fraction,
+        description="Share of training windows (in time order) the loss sees; the rest is "
+        "out-of-sample evaluation.",
+    )
+
+    def spec(self, cell_type: str) -> TrainingSpec:
+        fields = self.model_dump(exclude={"cutoff"})
+        return TrainingSpec(cell_type=cell_type, **fields)
+
+
+def resolve_cutoff(config_cutoff: str, available_dates: list[str]) -> pd.Timestamp:
+    """The configured cut-off, or the date 80% of the way through the available feature dates."""
+    if config_cutoff:
+        return pd.Timestamp(config_cutoff)
+    if not available_dates:
+        raise dg.Failure("price_features has no materialized partition; materialize it first.")
+    return pd.Timestamp(available_dates[int(0.8 * (len(available_dates) - 1))])
+
+
+def build_checkpoint_asset(cell_type: str) -> dg.AssetsDefinition:
+    @dg.asset(
+        name=f"{cell_type}_checkpoint",
+        group_name="models",
+        deps=[price_features],
+        kinds={"tensorflow"},
+        description=f"{cell_type.upper()} network trained on features up to a cut-off; "
+        "TensorFlow checkpoint plus JSON config under rnn_checkpoints/.",
+    )
+    def _checkpoint(
+        context: dg.AssetExecutionContext,
+        config: TrainingConfig,
+        storage: StorageResource,
+        compute: ComputeResource,
+    ) -> dg.MaterializeResult:
+        features_dir = storage.path("price_features")
+        cutoff = resolve_cutoff(config.cutoff, partition_dates(features_dir))
+        features = read_table(features_dir, end=cutoff)
+
+        def log_epoch(epoch: int, m: dict[str, float]) -> None:
+            context.log.info(
+                f"{cell_type} epoch {epoch}/{config.epochs}: loss={m.get('loss', float('nan')):.4f} "
+                f"corr_is={m.get('corr_is', float('nan')):.3f} "
+                f"corr_oos={m.get('corr_oos', float('nan')):.3f} ({m.get('seconds', 0.0):.1f}s)"
+            )
+
+        ckpt = train_checkpoint(
+            features,
+            config.spec(cell_type),
+            cutoff,
+            storage.path("rnn_checkpoints"),
+            device=compute.device,
+            device_num=compute.device_num,
+            strict_device=compute.strict_device,
+            callback=log_epoch,
+        )
+        return dg.MaterializeResult(
+            metadata={
+                "model_version": ckpt.version,
+                "cutoff": ckpt.cutoff,
+                "in_sample_end": ckpt.split_date,
+                "scaling_fit_window": f"{ckpt.scaling.fit_start}..{ckpt.scaling.fit_end}",
+                "training_windows": ckpt.n_in_sample + ckpt.n_out_of_sample,
+                "in_sample_windows": ckpt.n_in_sample,
+                "out_of_sample_windows": ckpt.n_out_of_sample,
+                "tickers": len(ckpt.tickers),
+                "epochs": ckpt.epochs[-1] if ckpt.epochs else 0,
+                "final_loss": ckpt.loss_per_epoch[-1] if ckpt.loss_per_epoch else float("nan"),
+                "corr_in_sample": ckpt.corr_is,
+                "corr_out_of_sample": ckpt.corr_oos,
+                "loss_per_epoch": dg.MetadataValue.json(ckpt.loss_per_epoch),
+                "device_used": ckpt.device_used,
+                "path": dg.MetadataValue.path(ckpt.model_dir),
+            }
+        )
+
+    return _checkpoint
+
+
+checkpoint_assets = [build_checkpoint_asset(cell_type) for cell_type in CELL_TYPES]

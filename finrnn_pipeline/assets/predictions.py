@@ -1,0 +1,59 @@
+"""Predictions: each trading day scored by the newest checkpoint trained before it."""
+
+import dagster as dg
+import pandas as pd
+
+from finrnn_core.metrics import pearson
+from finrnn_core.predictions import predict_dates
+from finrnn_core.storage import read_table
+from finrnn_core.training import list_checkpoints
+from finrnn_pipeline.assets.features import price_features
+from finrnn_pipeline.assets.models import checkpoint_assets
+from finrnn_pipeline.partitions import date_bounds, partition_dates, trading_days
+from finrnn_pipeline.resources import ComputeResource, StorageResource
+
+
+@dg.asset(
+    partitions_def=trading_days,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    io_manager_key="parquet_io_manager",
+    group_name="predictions",
+    kinds={"parquet"},
+    deps=[price_features, *checkpoint_assets],
+)
+def predictions(
+    context: dg.AssetExecutionContext, storage: StorageResource, compute: ComputeResource
+) -> pd.DataFrame:
+    """Predicted forward return per (date, ticker, model) with model version and realized value; a partition is one trading day."""
+    start, end = date_bounds(context)
+    checkpoints = list_checkpoints(storage.path("rnn_checkpoints"))
+    longest = max((c.n_time_steps for c in checkpoints), default=1)
+    horizon = max((c.forward_step for c in checkpoints), default=1)
+    # Calendar days that surely hold the window before `start` and the realized rows after `end`.
+    features = read_table(
+        storage.path("price_features"),
+        start=start - pd.Timedelta(days=2 * longest + 14),
+        end=end + pd.Timedelta(days=2 * horizon + 14),
+    )
+    frame, report = predict_dates(
+        features, checkpoints, partition_dates(context), device=compute.device
+    )
+    frame = frame[(frame["date"] >= start) & (frame["date"] <= end)]
+    for model_id, days in report.dates_without_model.items():
+        context.log.info(
+            f"{model_id}: no checkpoint with cut-off before {len(days)} date(s) (first {days[0]}); those dates get no {model_id} rows."
+        )
+    scored = frame.dropna(subset=["realized"])
+    metadata: dict = {
+        "rows": len(frame),
+        "dates_with_rows": frame["date"].nunique(),
+        "models": ", ".join(sorted(frame["model"].unique())) if len(frame) else "none",
+        "model_versions": ", ".join(sorted(set(report.versions_used))) or "none",
+        "rows_with_realized": len(scored),
+    }
+    for model_id, rows in scored.groupby("model"):
+        metadata[f"corr_{model_id}"] = pearson(
+            rows["realized"].to_numpy(), rows["predicted"].to_numpy()
+        )
+    context.add_output_metadata(metadata)
+    return frame

@@ -1,0 +1,42 @@
+"""The one place the Dagster definitions are built; `dagster dev` loads this module."""
+
+from __future__ import annotations
+
+import os
+
+import dagster as dg
+
+from finrnn_pipeline.assets.features import price_features
+from finrnn_pipeline.assets.models import checkpoint_assets
+from finrnn_pipeline.assets.predictions import predictions
+from finrnn_pipeline.assets.prices import ingest_prices
+from finrnn_pipeline.io_managers import PartitionedParquetIOManager
+from finrnn_pipeline.partitions import trading_days
+from finrnn_pipeline.resources import ComputeResource, PriceSourceResource, StorageResource
+
+end_to_end_job = dg.define_asset_job(
+    "end_to_end_job",
+    selection=dg.AssetSelection.all(),
+    partitions_def=trading_days,
+    description="Ingest, features, training and predictions for a range of trading days in one run.",
+)
+
+
+def build_resources(storage_root: str | None = None, price_path: str | None = None) -> dict:
+    """Resources from arguments, else FINRNN_STORAGE_ROOT / FINRNN_PRICE_PATH / FINRNN_DEVICE."""
+    storage = StorageResource(
+        root=storage_root or os.environ.get("FINRNN_STORAGE_ROOT", "finrnn_data")
+    )
+    return {
+        "storage": storage,
+        "parquet_io_manager": PartitionedParquetIOManager(storage=storage),
+        "price_source": PriceSourceResource(
+            path=price_path or os.environ.get("FINRNN_PRICE_PATH", "")
+        ),
+        "compute": ComputeResource(device=os.environ.get("FINRNN_DEVICE", "cpu")),
+    }
+
+
+ALL_ASSETS = [ingest_prices, price_features, *checkpoint_assets, predictions]
+
+defs = dg.Definitions(assets=ALL_ASSETS, jobs=[end_to_end_job], resources=build_resources())

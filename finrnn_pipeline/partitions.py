@@ -1,0 +1,29 @@
+"""The trading-day partitioning shared by every daily asset."""
+
+from __future__ import annotations
+
+import os
+
+import dagster as dg
+import pandas as pd
+
+PARTITIONS_START = os.environ.get("FINRNN_PARTITIONS_START", "2016-01-04")
+
+# One partition per weekday, keyed YYYY-MM-DD. An exchange holiday is a partition with no rows.
+trading_days = dg.TimeWindowPartitionsDefinition(
+    start=PARTITIONS_START,
+    cron_schedule="0 0 * * 1-5",
+    fmt="%Y-%m-%d",
+    timezone="America/New_York",
+)
+
+
+def partition_dates(context: dg.AssetExecutionContext) -> list[str]:
+    """The partition keys (dates) this run materializes: one key, or every key of a range."""
+    return list(context.partition_keys)
+
+
+def date_bounds(context: dg.AssetExecutionContext) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """First and last date (inclusive) of the run's partition range."""
+    keys = partition_dates(context)
+    return pd.Timestamp(keys[0]), pd.Timestamp(keys[-1])

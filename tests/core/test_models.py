@@ -1,0 +1,527 @@
+"""Tiny real training runs of the LSTM / GRU / RNN containers: train, checkpoint, load, predict."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from finrnn_core.devices import resolve_device
+from finrnn_core.errors import (
+    CheckpointError,
+    ConfigError,
+    DataError,
+    DeviceError,
+    NotTrainedError,
+)
+from finrnn_core.models import GRU, LSTM, RNN, RecurrentModel
+
+N_SAMPLES, N_TIME_STEPS, N_FEATURES = 64, 5, 3
+TINY = {
+    "n_input_features": N_FEATURES,
+    "n_time_steps": N_TIME_STEPS,
+    "n_states": 4,
+    "n_layers": 2,
+    "device": "cpu",
+    "inner_iteration": 2,
+    "seed": 7,
+}
+# Settings that learn the synthetic signal quickly and reliably.
+LEARNABLE = {
+    **TINY,
+    "inner_iteration": 10,
+    "start_learning_rate": 0.05,
+    "l1_reg": 0.0,
+    "l2_reg": 0.0,
+    "keep_prob": 1.0,
+}
+
+
+def make_data(n: int = N_SAMPLES, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Windows whose target is the mean of the last step's features."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, N_TIME_STEPS, N_FEATURES)).astype(np.float32)
+    y = X[:, -1, :].mean(axis=1, keepdims=True)
+    return X, y
+
+
+@pytest.fixture(scope="module")
+def data() -> tuple[np.ndarray, np.ndarray]:
+    return make_data()
+
+
+@pytest.fixture(scope="module")
+def trained_lstm(tmp_path_factory, data) -> tuple[LSTM, dict]:
+    """An LSTM trained to epoch 10 that other tests only read from."""
+    X, y = data
+    model = LSTM(model_dir=tmp_path_factory.mktemp("lstm"), **TINY)
+    history = model.train(X, y, in_sample_size=48, epoch_end=10, return_weights=True)
+    return model, history
+
+
+# ------------------------------------------------------------------ training
+
+
+@pytest.mark.parametrize("cls", [LSTM, GRU, RNN])
+def test_each_cell_type_trains_and_predicts(cls, data, tmp_path) -> None:
+    X, y = data
+    model = cls(model_dir=tmp_path, **TINY)
+    history = model.train(X, y, in_sample_size=48, epoch_end=2)
+
+    assert history["all_epochs"] == [1, 2]
+    assert len(history["all_losses_per_epoch"]) == 2
+    assert all(math.isfinite(v) for v in history["all_losses_per_epoch"])
+    assert history["all_actual_is"][0].shape == (48, 1)
+    assert history["all_predicted_oos"][0].shape == (16, 1)
+    np.testing.assert_allclose(history["all_actual_oos"][0], y[48:], rtol=1e-6)
+    assert model.epochs_trained == 2
+    assert model.device_used == "/CPU:0"
+    assert model.config.cell_type == cls.CELL_TYPE
+
+    predicted = model.predict(X[:10])
+    assert predicted.shape == (10, 1)
+    assert np.isfinite(predicted).all()
+
+
+@pytest.mark.parametrize("cls", [LSTM, GRU, RNN])
+def test_learnable_signal_gets_high_in_sample_correlation(cls, data, tmp_path) -> None:
+    X, y = data
+    model = cls(model_dir=tmp_path, **LEARNABLE)
+    history = model.train(X, y, in_sample_size=48, epoch_end=5)
+
+    assert history["all_corr_is"][0] > 0.8
+    assert history["all_corr_oos_per_epoch"][-1] > 0.5
+    assert history["all_losses_per_epoch"][-1] < history["all_losses_per_epoch"][0]
+
+
+def test_same_seed_same_result(data, tmp_path) -> None:
+    X, y = data
+    kwargs = {**TINY, "keep_prob": 0.5}
+    first = LSTM(model_dir=tmp_path / "a", **kwargs).train(X, y, in_sample_size=48, epoch_end=2)
+    second = LSTM(model_dir=tmp_path / "b", **kwargs).train(X, y, in_sample_size=48, epoch_end=2)
+    np.testing.assert_array_equal(first["all_predicted_oos"][0], second["all_predicted_oos"][0])
+    assert first["all_losses_per_epoch"] == second["all_losses_per_epoch"]
+
+
+def test_return_weights_shapes(trained_lstm) -> None:
+    _, history = trained_lstm
+    n_states = TINY["n_states"]
+    assert history["last_layer_kernel"].shape == (n_states, 4 * n_states)
+    assert history["last_layer_recurrent_kernel"].shape == (n_states, 4 * n_states)
+    assert history["last_layer_bias"].shape == (4 * n_states,)
+    assert history["output_weights"].shape == (n_states, 1)
+    assert history["output_bias"].shape == (1,)
+
+
+def test_no_out_of_sample_rows_gives_nan_oos_correlation(data, tmp_path) -> None:
+    X, y = data
+    history = RNN(model_dir=tmp_path, **TINY).train(X, y, epoch_end=1)
+    assert math.isnan(history["all_corr_oos"][0])
+    assert math.isnan(history["all_corr_oos_per_epoch"][0])
+    assert history["all_actual_oos"][0].shape == (0, 1)
+    assert history["all_actual_is"][0].shape == (N_SAMPLES, 1)
+
+
+def test_callback_gets_metrics_and_decayed_learning_rate(data, tmp_path) -> None:
+    X, y = data
+    calls: list[tuple[int, dict]] = []
+    RNN(model_dir=tmp_path, **TINY, start_learning_rate=0.01, decay_rate=0.5).train(
+        X, y, in_sample_size=48, epoch_end=2, callback=lambda e, m: calls.append((e, m))
+    )
+    assert [e for e, _ in calls] == [1, 2]
+    assert set(calls[0][1]) == {"loss", "corr_is", "corr_oos", "learning_rate", "seconds"}
+    assert calls[0][1]["learning_rate"] == pytest.approx(0.01 * 0.5**0.5)
+    assert calls[1][1]["learning_rate"] == pytest.approx(0.01 * 0.5)
+
+
+def test_progress_is_logged_every_display_step(data, tmp_path, caplog) -> None:
+    X, y = data
+    with caplog.at_level(logging.INFO, logger="finrnn_core"):
+        RNN(model_dir=tmp_path, **TINY).train(X, y, in_sample_size=48, epoch_end=4, display_step=2)
+    lines = [r.getMessage() for r in caplog.records if "epoch" in r.getMessage()]
+    assert [line.split()[2] for line in lines] == ["2/4", "4/4"]
+    assert all("loss=" in ln and "corr_oos=" in ln and "eta=" in ln for ln in lines)
+
+
+# ----------------------------------------------------- epochs and continuation
+
+
+def test_continue_training_runs_epochs_11_to_20(data, tmp_path) -> None:
+    X, y = data
+    model = RNN(model_dir=tmp_path, **TINY)
+    assert model.train(X, y, in_sample_size=48, epoch_end=10)["all_epochs"] == list(range(1, 11))
+    before = model.predict(X)
+
+    lrs: list[float] = []
+    history = model.train(
+        X, y, in_sample_size=48, epoch_end=20, callback=lambda e, m: lrs.append(m["learning_rate"])
+    )
+
+    assert history["all_epochs"] == list(range(11, 21))
+    assert model.epochs_trained == 20
+    assert lrs[0] == pytest.approx(model.config.start_learning_rate * 0.3 ** (11 / 20))
+    assert not np.array_equal(before, model.predict(X))
+    assert os.path.exists(tmp_path / "rnn_epoch_20.ckpt.index")
+    saved = json.loads((tmp_path / "rnn.config.json").read_text())
+    assert saved["epochs_trained"] == 20
+
+
+def test_continuing_starts_from_current_weights(data, tmp_path) -> None:
+    # Epochs 1..2 then 3..4 with the same learning rates give the run 1..4.
+    X, y = data
+    kwargs = {**TINY, "decay_rate": 1.0}
+    split = RNN(model_dir=tmp_path / "split", **kwargs)
+    split.train(X, y, in_sample_size=48, epoch_end=2)
+    split.train(X, y, in_sample_size=48, epoch_end=4)
+    whole = RNN(model_dir=tmp_path / "whole", **kwargs)
+    whole.train(X, y, in_sample_size=48, epoch_end=4)
+    np.testing.assert_allclose(split.predict(X), whole.predict(X), rtol=1e-5, atol=1e-6)
+
+
+def test_restore_model_false_trains_from_scratch(data, tmp_path) -> None:
+    X, y = data
+    model = RNN(model_dir=tmp_path, **TINY)
+    first = model.train(X, y, in_sample_size=48, epoch_end=3)
+    again = model.train(X, y, in_sample_size=48, epoch_end=3, restore_model=False)
+    assert again["all_epochs"] == [1, 2, 3]
+    assert model.epochs_trained == 3
+    # Same seed, fresh weights: the same run again.
+    np.testing.assert_allclose(
+        again["all_predicted_oos"][0], first["all_predicted_oos"][0], rtol=1e-5
+    )
+
+
+def test_pre_trained_model_restores_then_continues(trained_lstm, data, tmp_path) -> None:
+    X, y = data
+    source, _ = trained_lstm
+    prefix = os.path.join(source.model_dir, "lstm_epoch_10.ckpt")
+    model = LSTM(model_dir=tmp_path, **TINY)
+    history = model.train(X, y, in_sample_size=48, epoch_end=12, pre_trained_model=prefix)
+    assert history["all_epochs"] == [11, 12]
+
+
+def test_epoch_end_must_be_after_epoch_prev(data, tmp_path) -> None:
+    X, y = data
+    model = RNN(model_dir=tmp_path, **TINY)
+    with pytest.raises(
+        ConfigError, match=r"`epoch_end` must be > epoch_prev=3\. Received: epoch_end=3"
+    ):
+        model.train(X, y, epoch_end=3, epoch_prev=3)
+
+
+# ------------------------------------------------------------- data feeder
+
+
+def test_data_feeder_two_batches_descales_targets(tmp_path) -> None:
+    X1, y1 = make_data(40, seed=1)
+    X2, y2 = make_data(30, seed=2)
+    batches = [(X1, y1, 2.0, 3.0, 30), (X2, y2, -1.0, 0.5, 20)]
+    model = GRU(model_dir=tmp_path, **TINY)
+
+    history = model.train(data_feeder=lambda: iter(batches), epoch_end=2)
+
+    assert len(history["all_corr_is"]) == 2
+    np.testing.assert_allclose(history["all_actual_is"][0], y1[:30] * 3.0 + 2.0, rtol=1e-6)
+    np.testing.assert_allclose(history["all_actual_oos"][0], y1[30:] * 3.0 + 2.0, rtol=1e-6)
+    np.testing.assert_allclose(history["all_actual_is"][1], y2[:20] * 0.5 - 1.0, rtol=1e-6)
+    np.testing.assert_allclose(history["all_actual_oos"][1], y2[20:] * 0.5 - 1.0, rtol=1e-6)
+    np.testing.assert_allclose(
+        history["all_predicted_oos"][1], model.predict(X2)[20:] * 0.5 - 1.0, rtol=1e-5
+    )
+
+    predicted = list(model.predict(data_feeder=lambda: iter(batches)))
+    assert [p.shape for p in predicted] == [(40, 1), (30, 1)]
+    np.testing.assert_allclose(predicted[0], model.predict(X1) * 3.0 + 2.0, rtol=1e-5)
+
+
+def test_data_feeder_with_no_batches_raises(tmp_path) -> None:
+    model = RNN(model_dir=tmp_path, **TINY)
+    with pytest.raises(DataError, match="`data_feeder` yielded no batches"):
+        model.train(data_feeder=lambda: [], epoch_end=1)
+
+
+def test_data_feeder_bad_batch_is_named(tmp_path, data) -> None:
+    X, y = data
+    model = RNN(model_dir=tmp_path, **TINY)
+    with pytest.raises(DataError, match=r"data_feeder batch 0: y_std` must be finite and > 0"):
+        model.train(data_feeder=lambda: [(X, y, 0.0, 0.0, 10)], epoch_end=1)
+
+
+# -------------------------------------------------------------- validation
+
+
+def test_train_rejects_wrong_X_shape(tmp_path, data) -> None:
+    X, y = data
+    model = RNN(model_dir=tmp_path, **TINY)
+    with pytest.raises(
+        DataError, match=r"\(samples>0, 5, 3\)\. Received: batch_X\.shape=\(64, 5, 2\)"
+    ):
+        model.train(X[:, :, :2], y, epoch_end=1)
+
+
+def test_train_rejects_wrong_y_shape(tmp_path, data) -> None:
+    X, y = data
+    model = RNN(model_dir=tmp_path, **TINY)
+    with pytest.raises(DataError, match=r"\(64, 1\)\. Received: batch_y\.shape=\(63, 1\)"):
+        model.train(X, y[:-1], epoch_end=1)
+
+
+@pytest.mark.parametrize(
+    ("in_sample_size", "match"),
+    [
+        (0, r"`in_sample_size` must be in \[1, samples=64\]\. Received: in_sample_size=0"),
+        (65, r"`in_sample_size` must be in \[1, samples=64\]\. Received: in_sample_size=65"),
+        (1.5, r"`in_sample_size` must be an integer or None\. Received: in_sample_size=1\.5"),
+    ],
+)
+def test_train_rejects_bad_in_sample_size(tmp_path, data, in_sample_size, match) -> None:
+    X, y = data
+    model = RNN(model_dir=tmp_path, **TINY)
+    with pytest.raises(ConfigError, match=match):
+        model.train(X, y, in_sample_size=in_sample_size, epoch_end=1)
+
+
+def test_train_needs_exactly_one_data_source(tmp_path, data) -> None:
+    X, y = data
+    model = RNN(model_dir=tmp_path, **TINY)
+    with pytest.raises(ConfigError, match="not both"):
+        model.train(X, y, data_feeder=lambda: [], epoch_end=1)
+    with pytest.raises(ConfigError, match=r"Received: batch_X=None, batch_y=None"):
+        model.train(epoch_end=1)
+
+
+def test_constructor_validates_config(tmp_path) -> None:
+    with pytest.raises(ConfigError, match=r"`n_time_steps` must be > 0\. Received: n_time_steps=0"):
+        LSTM(model_dir=tmp_path, **{**TINY, "n_time_steps": 0})
+
+
+def test_base_class_is_abstract(tmp_path) -> None:
+    with pytest.raises(TypeError, match="RecurrentModel is abstract"):
+        RecurrentModel(model_dir=tmp_path)
+
+
+# ------------------------------------------------------------- prediction
+
+
+def test_predict_before_training_raises(tmp_path, data) -> None:
+    X, _ = data
+    model = GRU(model_dir=tmp_path, **TINY)
+    with pytest.raises(NotTrainedError, match="must be trained or restored before predict"):
+        model.predict(X)
+    with pytest.raises(NotTrainedError):
+        model.predict(data_feeder=lambda: [])
+
+
+def test_predict_rejects_wrong_shape(trained_lstm, data) -> None:
+    model, _ = trained_lstm
+    X, _ = data
+    with pytest.raises(
+        DataError, match=r"\(samples>0, 5, 3\)\. Received: batch_X\.shape=\(64, 4, 3\)"
+    ):
+        model.predict(X[:, 1:, :])
+
+
+def test_predict_is_deterministic_inference(trained_lstm, data) -> None:
+    # Dropout (keep_prob=0.5) must be off when predicting.
+    model, _ = trained_lstm
+    X, _ = data
+    np.testing.assert_array_equal(model.predict(X), model.predict(X))
+
+
+# ------------------------------------------------------------- checkpoints
+
+
+def test_checkpoint_files_are_written_every_epoch(trained_lstm) -> None:
+    model, _ = trained_lstm
+    files = set(os.listdir(model.model_dir))
+    for epoch in range(1, 11):
+        assert f"lstm_epoch_{epoch}.ckpt.index" in files
+    assert "lstm_latest.ckpt.index" in files
+    assert model.latest_checkpoint == os.path.join(model.model_dir, "lstm_latest.ckpt")
+    saved = json.loads(open(os.path.join(model.model_dir, "lstm.config.json")).read())
+    assert saved == {**model.config.to_dict(), "epochs_trained": 10}
+
+
+def test_latest_checkpoint_is_none_before_training(tmp_path) -> None:
+    assert RNN(model_dir=tmp_path, **TINY).latest_checkpoint is None
+
+
+@pytest.mark.parametrize("cls", [GRU, RNN])
+def test_save_load_predict_gives_identical_numbers(cls, data, tmp_path) -> None:
+    X, y = data
+    model = cls(model_dir=tmp_path, **TINY)
+    model.train(X, y, in_sample_size=48, epoch_end=2)
+
+    loaded = RecurrentModel.load(tmp_path, cls.CELL_TYPE)
+
+    assert type(loaded) is cls
+    assert loaded.epochs_trained == 2
+    assert loaded.config == model.config
+    np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
+
+
+def test_load_lstm_latest_and_by_epoch(trained_lstm, data) -> None:
+    model, _ = trained_lstm
+    X, _ = data
+    latest = LSTM.load(model.model_dir, "lstm", device="cpu")
+    np.testing.assert_array_equal(latest.predict(X), model.predict(X))
+    early = RecurrentModel.load(model.model_dir, "lstm", checkpoint=3)
+    assert early.epochs_trained == 3
+    assert not np.array_equal(early.predict(X), model.predict(X))
+
+
+def test_load_as_wrong_class_raises(trained_lstm) -> None:
+    model, _ = trained_lstm
+    with pytest.raises(CheckpointError, match="holds a 'lstm' model; it cannot be loaded as GRU"):
+        GRU.load(model.model_dir, "lstm")
+
+
+def test_load_missing_config_names_the_path(tmp_path) -> None:
+    with pytest.raises(
+        CheckpointError, match=r"Cannot read saved model config .*ghost\.config\.json"
+    ):
+        RecurrentModel.load(tmp_path, "ghost")
+
+
+def test_restore_mismatched_config_names_the_field(trained_lstm, tmp_path) -> None:
+    source, _ = trained_lstm
+    model = LSTM(model_dir=tmp_path, **{**TINY, "n_states": 5})
+    with pytest.raises(CheckpointError, match=r"n_states \(checkpoint: 4, model: 5\)"):
+        model.restore(source.latest_checkpoint)
+
+
+def test_restore_mismatched_cell_type_names_the_field(trained_lstm, tmp_path) -> None:
+    source, _ = trained_lstm
+    model = GRU(model_dir=tmp_path, **TINY)
+    with pytest.raises(CheckpointError, match=r"cell_type \(checkpoint: 'lstm', model: 'gru'\)"):
+        model.restore(source.latest_checkpoint)
+
+
+def test_restore_missing_checkpoint_names_the_path(tmp_path) -> None:
+    model = LSTM(model_dir=tmp_path, **TINY)
+    missing = str(tmp_path / "lstm_epoch_99.ckpt")
+    with pytest.raises(
+        CheckpointError, match=r"No checkpoint found at prefix .*lstm_epoch_99\.ckpt"
+    ):
+        model.restore(missing)
+
+
+def test_restore_unreadable_checkpoint_names_the_path(trained_lstm, tmp_path) -> None:
+    source, _ = trained_lstm
+    prefix = tmp_path / "lstm_latest.ckpt"
+    (tmp_path / "lstm_latest.ckpt.index").write_bytes(b"not a checkpoint")
+    (tmp_path / "lstm.config.json").write_text(
+        json.dumps({**source.config.to_dict(), "epochs_trained": 1})
+    )
+    model = LSTM(model_dir=tmp_path / "m", **TINY)
+    with pytest.raises(CheckpointError, match=r"Cannot restore checkpoint .*lstm_latest\.ckpt"):
+        model.restore(prefix)
+
+
+def test_restore_allows_other_training_settings(trained_lstm, data, tmp_path) -> None:
+    source, _ = trained_lstm
+    X, _ = data
+    model = LSTM(model_dir=tmp_path, **{**TINY, "start_learning_rate": 0.5, "keep_prob": 1.0})
+    model.restore(source.latest_checkpoint)
+    assert model.epochs_trained == 10
+    np.testing.assert_array_equal(model.predict(X), source.predict(X))
+
+
+# ---------------------------------------------------------------- devices
+
+
+def test_gpu_request_falls_back_to_cpu_with_warning(tmp_path, caplog) -> None:
+    with caplog.at_level(logging.WARNING, logger="finrnn_core"):
+        model = RNN(model_dir=tmp_path, **{**TINY, "device": "gpu", "device_num": 99})
+    assert model.device_used == "/CPU:0"
+    assert "GPU 99 was requested" in caplog.text
+    assert "falling back to /CPU:0" in caplog.text
+
+
+def test_strict_device_raises(tmp_path) -> None:
+    with pytest.raises(DeviceError, match=r"GPU 99 was requested.*device_num=99"):
+        RNN(model_dir=tmp_path, strict_device=True, **{**TINY, "device": "gpu", "device_num": 99})
+
+
+def test_resolve_device_gpu_zero_matches_what_tensorflow_sees(caplog) -> None:
+    import tensorflow as tf
+
+    has_gpu = bool(tf.config.list_physical_devices("GPU"))
+    with caplog.at_level(logging.WARNING, logger="finrnn_core"):
+        resolved = resolve_device("gpu", 0)
+    assert resolved == ("/GPU:0" if has_gpu else "/CPU:0")
+    assert ("falling back" in caplog.text) is not has_gpu
+    if not has_gpu:
+        with pytest.raises(DeviceError, match="GPU 0 was requested but 0 GPU"):
+            resolve_device("gpu", 0, strict=True)
+
+
+def test_resolve_device_cpu_and_bad_values() -> None:
+    assert resolve_device("cpu", 3) == "/CPU:0"
+    assert resolve_device("CPU") == "/CPU:0"
+    with pytest.raises(
+        ConfigError, match=r"`device` must be 'cpu' or 'gpu'\. Received: device='tpu'"
+    ):
+        resolve_device("tpu")
+    with pytest.raises(ConfigError, match=r"Received: device_num=-1"):
+        resolve_device("gpu", -1)
+
+
+# ---------------------------------------------------------------- reporting
+
+
+def test_show_status(trained_lstm, capsys) -> None:
+    model, _ = trained_lstm
+    status = model.show_status()
+    assert status["epochs_trained"] == 10
+    assert status["device_used"] == "/CPU:0"
+    assert status["config"]["n_states"] == 4
+    assert status["last_metrics"]["epoch"] == 10
+    assert len(status["checkpoints"]) == 10
+    assert status["latest_checkpoint"] == model.latest_checkpoint
+    assert '"epochs_trained": 10' in capsys.readouterr().out
+
+
+def test_show_graph_writes_summary_and_graph_event(tmp_path) -> None:
+    import tensorflow as tf
+    from tensorflow.core.util import event_pb2
+
+    model = RNN(model_dir=tmp_path, log_dir=tmp_path / "logs", **TINY)
+    log_dir = model.show_graph()
+
+    assert log_dir == str(tmp_path / "logs")
+    summary = (tmp_path / "logs" / "rnn_summary.txt").read_text()
+    assert "rnn_0 (SimpleRNN)" in summary and "output (Dense)" in summary
+    event_files = [f for f in os.listdir(log_dir) if f.startswith("events.out.tfevents")]
+    assert len(event_files) == 1
+    records = tf.data.TFRecordDataset(os.path.join(log_dir, event_files[0]))
+    events = [event_pb2.Event.FromString(r.numpy()) for r in records]
+    graphs = [
+        v
+        for e in events
+        for v in e.summary.value
+        if v.metadata.plugin_data.plugin_name == "graph_run_metadata_graph"
+    ]
+    assert [v.tag for v in graphs] == ["rnn_graph"]
+    assert b"MatMul" in graphs[0].tensor.string_val[0]
+
+
+# ---------------------------------------------------------------- imports
+
+
+def test_importing_models_does_not_import_tensorflow() -> None:
+    code = (
+        "import sys\n"
+        "import finrnn_core.models\n"
+        "assert 'tensorflow' not in sys.modules, 'tensorflow imported'\n"
+        "assert 'keras' not in sys.modules, 'keras imported'\n"
+        "assert 'dagster' not in sys.modules, 'dagster imported'\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr

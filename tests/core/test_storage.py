@@ -1,0 +1,96 @@
+import duckdb
+import pandas as pd
+import polars as pl
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pytest
+
+from finrnn_core.errors import DataError
+from finrnn_core.storage import (
+    TABLE_SCHEMAS,
+    missing_partitions,
+    partition_dates,
+    partition_dir,
+    read_table,
+    write_partition,
+)
+
+SCHEMA = TABLE_SCHEMAS["predictions"]
+
+
+def rows(date: str, n: int = 2) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "date": pd.Timestamp(date),
+            "ticker": [f"T{i}" for i in range(n)],
+            "model": "lstm",
+            "predicted": 0.1,
+            "realized": float("nan"),
+            "forward_step": 1,
+            "model_version": "lstm@x",
+            "cutoff": pd.Timestamp("2020-12-31"),
+        }
+    )
+
+
+def test_written_table_reads_back_in_every_tool(tmp_path):
+    table = tmp_path / "predictions"
+    write_partition(table, "2021-03-01", rows("2021-03-01"), SCHEMA)
+    write_partition(table, "2021-03-02", rows("2021-03-02", 3), SCHEMA)
+    write_partition(table, "2021-03-03", rows("2021-03-03").iloc[0:0], SCHEMA)  # a holiday
+    assert partition_dates(table) == ["2021-03-01", "2021-03-02", "2021-03-03"]
+    assert (table / "date=2021-03-03" / "part-0.parquet").is_file()
+
+    frame = read_table(table)
+    assert len(frame) == 5 and frame.columns[0] == "date"
+    assert frame["date"].dtype == "datetime64[ns]"
+    assert ds.dataset(table, partitioning="hive").to_table().num_rows == 5
+    assert (
+        duckdb.sql(
+            f"select count(*) from read_parquet('{table}/**/*.parquet', hive_partitioning=true)"
+        ).fetchall()[0][0]
+        == 5
+    )
+    assert pl.scan_parquet(f"{table}/**/*.parquet", hive_partitioning=True).collect().height == 5
+    assert pd.read_parquet(table).shape[0] == 5
+    assert len(read_table(table, start="2021-03-02", end="2021-03-02")) == 3
+
+
+def test_rewrite_replaces_the_partition_and_leaves_no_temp_files(tmp_path):
+    table = tmp_path / "predictions"
+    write_partition(table, "2021-03-01", rows("2021-03-01", 4), SCHEMA)
+    write_partition(table, "2021-03-01", rows("2021-03-01", 1), SCHEMA)
+    assert len(read_table(table)) == 1
+    assert [p.name for p in (table / "date=2021-03-01").iterdir()] == ["part-0.parquet"]
+
+
+def test_failed_write_keeps_the_previous_file(tmp_path):
+    table = tmp_path / "predictions"
+    write_partition(table, "2021-03-01", rows("2021-03-01", 2), SCHEMA)
+    bad = rows("2021-03-01", 2).assign(predicted="not a number")
+    with pytest.raises((pa.ArrowInvalid, pa.ArrowTypeError)):
+        write_partition(table, "2021-03-01", bad, SCHEMA)
+    assert len(read_table(table)) == 2
+    assert [p.name for p in (table / "date=2021-03-01").iterdir()] == ["part-0.parquet"]
+
+
+def test_rows_of_another_date_are_refused(tmp_path):
+    with pytest.raises(
+        DataError,
+        match=r"Rows dated \['2021-03-02'\] cannot be written to partition date=2021-03-01",
+    ):
+        write_partition(tmp_path / "t", "2021-03-01", rows("2021-03-02"), SCHEMA)
+
+
+@pytest.mark.parametrize("bad", ["../x", "2021-3-1", "2021-03-01/../../etc", "nope"])
+def test_partition_dir_accepts_only_iso_dates(tmp_path, bad):
+    with pytest.raises(DataError, match=r"Partition date must be YYYY-MM-DD"):
+        partition_dir(tmp_path, bad)
+
+
+def test_missing_partitions_and_missing_table(tmp_path):
+    table = tmp_path / "predictions"
+    write_partition(table, "2021-03-01", rows("2021-03-01"), SCHEMA)
+    assert missing_partitions(table, ["2021-03-01", "2021-03-02"]) == ["2021-03-02"]
+    with pytest.raises(DataError, match=r"does not exist; materialize it first"):
+        read_table(tmp_path / "nothing")
