@@ -201,7 +201,7 @@ def train_checkpoint(
             cell_type=spec.cell_type,
             cutoff=f"{cutoff_ts:%Y-%m-%d}",
             model_dir=str(final_dir),
-            version=f"{model_id}@{cutoff_ts:%Y-%m-%d}#{_fingerprint(work_dir)}",
+            version=f"{model_id}@{cutoff_ts:%Y-%m-%d}#{_fingerprint(model)}",
             n_time_steps=spec.n_time_steps,
             forward_step=spec.forward_step,
             feature_columns=list(FEATURE_COLUMNS),
@@ -244,10 +244,11 @@ def _pooled_corr(actual: list[np.ndarray], predicted: list[np.ndarray]) -> float
     return float(pearson(a, p))
 
 
-def _fingerprint(folder: Path) -> str:
+def _fingerprint(model: Any) -> str:
+    """Hash of the trained weights: equal weights give an equal version, whatever the file bytes."""
     digest = hashlib.sha256()
-    for path in sorted(folder.glob("*_latest.ckpt*")):
-        digest.update(path.read_bytes())
+    for array in model.keras_model.get_weights():
+        digest.update(np.ascontiguousarray(array).tobytes())
     return digest.hexdigest()[:10]
 
 

@@ -11,13 +11,11 @@ from finrnn_pipeline.assets.models import checkpoint_assets
 from finrnn_pipeline.assets.predictions import predictions
 from finrnn_pipeline.assets.prices import ingest_prices
 from finrnn_pipeline.io_managers import PartitionedParquetIOManager
-from finrnn_pipeline.partitions import trading_days
 from finrnn_pipeline.resources import ComputeResource, PriceSourceResource, StorageResource
 
 end_to_end_job = dg.define_asset_job(
     "end_to_end_job",
     selection=dg.AssetSelection.all(),
-    partitions_def=trading_days,
     description="Ingest, features, training and predictions for a range of trading days in one run.",
 )
 

@@ -105,6 +105,11 @@ def build_checkpoint_asset(cell_type: str) -> dg.AssetsDefinition:
             strict_device=compute.strict_device,
             callback=log_epoch,
         )
+        if compute.device == "gpu" and not ckpt.device_used.upper().startswith("/GPU"):
+            context.log.warning(
+                f"GPU {compute.device_num} was requested but is not available; {cell_type} "
+                f"trained on {ckpt.device_used}. Set strict_device to fail instead."
+            )
         return dg.MaterializeResult(
             metadata={
                 "model_version": ckpt.version,

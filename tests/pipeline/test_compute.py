@@ -1,0 +1,60 @@
+import logging
+import shutil
+
+import dagster as dg
+import pytest
+
+from finrnn_core.errors import DeviceError
+from finrnn_pipeline.resources import ComputeResource
+from tests.pipeline.conftest import run_assets, training_config
+
+
+@pytest.fixture
+def features_only(chain_root, tmp_path):
+    shutil.copytree(chain_root / "price_features", tmp_path / "price_features")
+    return tmp_path
+
+
+def test_missing_gpu_falls_back_to_cpu_with_a_logged_warning(features_only):
+    instance = dg.DagsterInstance.ephemeral()
+    result = run_assets(
+        features_only,
+        "2018-04-02",
+        "2018-04-02",
+        selection=["lstm_checkpoint"],
+        run_config={
+            "ops": {
+                "lstm_checkpoint": {
+                    "config": {
+                        **training_config()["ops"]["lstm_checkpoint"]["config"],
+                        "cutoff": "2018-03-29",
+                    }
+                }
+            }
+        },
+        instance=instance,
+        compute=ComputeResource(device="gpu", device_num=7),
+    )
+    assert result.success
+    warnings = [
+        e.user_message
+        for e in instance.all_logs(result.run_id)
+        if e.level == logging.WARNING and "GPU 7 was requested" in e.user_message
+    ]
+    assert warnings, "no fallback warning in the run's logs"
+    meta = result.get_asset_materialization_events()[0].materialization.metadata
+    assert meta["device_used"].value == "/CPU:0"
+
+
+def test_strict_device_turns_the_fallback_into_a_failure(features_only):
+    with pytest.raises(DeviceError, match=r"GPU 7 was requested"):
+        run_assets(
+            features_only,
+            "2018-04-02",
+            "2018-04-02",
+            selection=["lstm_checkpoint"],
+            run_config={
+                "ops": {"lstm_checkpoint": {"config": {"cutoff": "2018-03-29", "epochs": 1}}}
+            },
+            compute=ComputeResource(device="gpu", device_num=7, strict_device=True),
+        )

@@ -1,0 +1,76 @@
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+
+from finrnn_pipeline.definitions import defs
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_definitions_load_and_every_job_resolves():
+    job = defs.resolve_job_def("end_to_end_job")
+    keys = {k.to_user_string() for k in defs.resolve_all_asset_keys()}
+    assert keys == {
+        "raw_prices",
+        "price_quarantine",
+        "price_features",
+        "lstm_checkpoint",
+        "gru_checkpoint",
+        "rnn_checkpoint",
+        "predictions",
+    }
+    assert job.name == "end_to_end_job"
+
+
+def test_every_asset_has_a_description_and_group():
+    graph = defs.resolve_asset_graph()
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key)
+        assert node.description, f"{key} has no description"
+        assert node.group_name != "default", f"{key} is in the default group"
+
+
+def test_daily_assets_share_weekday_partitions_and_run_ranges_in_one_run():
+    graph = defs.resolve_asset_graph()
+    for name in ("raw_prices", "price_quarantine", "price_features", "predictions"):
+        node = graph.get(dg.AssetKey(name))
+        keys = node.partitions_def.get_partition_keys_in_range(
+            dg.PartitionKeyRange("2018-01-12", "2018-01-16")
+        )
+        assert keys == ["2018-01-12", "2018-01-15", "2018-01-16"]  # weekend skipped
+        assert node.backfill_policy == dg.BackfillPolicy.single_run()
+
+
+def _imports_after(statement: str) -> set[str]:
+    code = f"import sys; {statement}; print(','.join(sorted(m.split('.')[0] for m in sys.modules)))"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO
+    )
+    return set(out.stdout.strip().split(","))
+
+
+def test_core_imports_neither_dagster_nor_tensorflow():
+    loaded = _imports_after("import finrnn_core")
+    assert "dagster" not in loaded
+    assert "tensorflow" not in loaded
+
+
+def test_definitions_load_without_tensorflow():
+    loaded = _imports_after("import finrnn_pipeline.definitions")
+    assert "dagster" in loaded
+    assert "tensorflow" not in loaded and "keras" not in loaded
+
+
+def test_no_core_module_imports_dagster():
+    for path in (REPO / "finrnn_core").glob("*.py"):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            assert not any(n.split(".")[0] == "dagster" for n in names), path
