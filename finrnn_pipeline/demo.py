@@ -49,7 +49,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     home = Path(os.environ.setdefault("DAGSTER_HOME", str(DEFAULT_DAGSTER_HOME.resolve())))
     home.mkdir(parents=True, exist_ok=True)
+    if not (home / "dagster.yaml").exists():
+        # A local, offline instance: SQLite storage in DAGSTER_HOME (Dagster's default), no telemetry.
+        (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     os.environ["FINRNN_STORAGE_ROOT"] = str(Path(args.storage_root).resolve())
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter
 
     import dagster as dg
 
@@ -60,7 +64,10 @@ def main(argv: list[str] | None = None) -> int:
     training: dict = {"cutoff": args.cutoff}
     if args.epochs is not None:
         training["epochs"] = args.epochs
-    run_config = {"ops": {f"{c}_checkpoint": {"config": training} for c in ("lstm", "gru", "rnn")}}
+    run_config = {
+        "ops": {f"{c}_checkpoint": {"config": training} for c in ("lstm", "gru", "rnn")},
+        "loggers": {"console": {"config": {"log_level": "INFO"}}},
+    }
     print(f"finrnn demo: {args.start}..{args.end}, storage {os.environ['FINRNN_STORAGE_ROOT']}")
     print(f"Dagster instance: {home}")
     began = time.monotonic()
