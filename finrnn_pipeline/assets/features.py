@@ -4,6 +4,7 @@ import dagster as dg
 import pandas as pd
 
 from finrnn_core.features import FEATURE_COLUMNS, FEATURE_LOOKBACK, compute_features
+from finrnn_pipeline.metadata import OWNERS, preview, table_definition_metadata
 from finrnn_pipeline.partitions import date_bounds, trading_days
 
 # Weekday partitions to load before the first date so every ticker has FEATURE_LOOKBACK prior
@@ -17,6 +18,8 @@ LOOKBACK_PARTITIONS = FEATURE_LOOKBACK + 15
     io_manager_key="parquet_io_manager",
     group_name="features",
     kinds={"parquet"},
+    owners=OWNERS,
+    metadata=table_definition_metadata("price_features"),
     ins={
         "raw_prices": dg.AssetIn(
             partition_mapping=dg.TimeWindowPartitionMapping(
@@ -37,6 +40,7 @@ def price_features(context: dg.AssetExecutionContext, raw_prices: pd.DataFrame) 
             "feature_columns": ", ".join(FEATURE_COLUMNS),
             "first_date": start.strftime("%Y-%m-%d"),
             "last_date": end.strftime("%Y-%m-%d"),
+            "preview": preview(features),
         }
     )
     return features

@@ -3,12 +3,19 @@
 import dagster as dg
 import pandas as pd
 
-from finrnn_core.metrics import pearson
+from finrnn_core.plots import predicted_vs_realized_png
 from finrnn_core.predictions import predict_dates
 from finrnn_core.storage import read_table
 from finrnn_core.training import list_checkpoints
 from finrnn_pipeline.assets.features import price_features
 from finrnn_pipeline.assets.models import checkpoint_assets
+from finrnn_pipeline.metadata import (
+    OWNERS,
+    image,
+    prediction_scores,
+    preview,
+    table_definition_metadata,
+)
 from finrnn_pipeline.partitions import date_bounds, partition_dates, trading_days
 from finrnn_pipeline.resources import ComputeResource, StorageResource
 
@@ -19,6 +26,8 @@ from finrnn_pipeline.resources import ComputeResource, StorageResource
     io_manager_key="parquet_io_manager",
     group_name="predictions",
     kinds={"parquet"},
+    owners=OWNERS,
+    metadata=table_definition_metadata("predictions"),
     deps=[price_features, *checkpoint_assets],
 )
 def predictions(
@@ -43,17 +52,24 @@ def predictions(
         context.log.info(
             f"{model_id}: no checkpoint with cut-off before {len(days)} date(s) (first {days[0]}); those dates get no {model_id} rows."
         )
-    scored = frame.dropna(subset=["realized"])
-    metadata: dict = {
-        "rows": len(frame),
-        "dates_with_rows": frame["date"].nunique(),
-        "models": ", ".join(sorted(frame["model"].unique())) if len(frame) else "none",
-        "model_versions": ", ".join(sorted(set(report.versions_used))) or "none",
-        "rows_with_realized": len(scored),
-    }
-    for model_id, rows in scored.groupby("model"):
-        metadata[f"corr_{model_id}"] = pearson(
-            rows["realized"].to_numpy(), rows["predicted"].to_numpy()
-        )
-    context.add_output_metadata(metadata)
+    context.add_output_metadata(
+        {
+            "rows": len(frame),
+            "dates_with_rows": frame["date"].nunique(),
+            "models": ", ".join(sorted(frame["model"].unique())) if len(frame) else "none",
+            "model_versions": ", ".join(sorted(set(report.versions_used))) or "none",
+            "rows_with_realized": int(frame["realized"].notna().sum()),
+            **prediction_scores(frame),
+            "predicted_vs_realized": image(
+                predicted_vs_realized_png(
+                    frame["predicted"],
+                    frame["realized"],
+                    frame["model"],
+                    title=f"{start:%Y-%m-%d}..{end:%Y-%m-%d}",
+                ),
+                alt="predicted vs realized forward log return, per model",
+            ),
+            "preview": preview(frame),
+        }
+    )
     return frame
