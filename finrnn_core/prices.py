@@ -1,45 +1,156 @@
-"""Read daily price files into one long table, quarantining every row that cannot be used.
+"""Read daily price files of many layouts into one long table, quarantining every unusable row.
 
-Two layouts are recognised (more come with the full ingest):
+Layouts recognised from the header (names matched case-, space-, underscore-, dash- and
+``<>``-insensitively, with common aliases):
 
-* **OHLCV per ticker** (Yahoo Finance export): ``Date, Open, High, Low, Close, Adj Close, Volume``;
-  the ticker is the file name without its extensions (``SP500.csv.gz`` -> ``SP500``).
-* **Wide close table**: a ``Date`` column plus one column of (adjusted) closes per ticker.
+* **OHLCV per ticker** — Yahoo Finance (``Date, Open, High, Low, Close, Adj Close, Volume``),
+  Kaggle (``…, Volume, OpenInt``), Stooq per-ticker files. The ticker is the file name without
+  its extensions (``AAPL.US.csv.gz`` -> ``AAPL.US``).
+* **Long multi-ticker** — a ``ticker`` / ``symbol`` column plus date and prices, including Stooq
+  bulk files (``<TICKER>,<PER>,<DATE>,<TIME>,<OPEN>,…`` with ``YYYYMMDD`` dates).
+* **Wide close table** — a date column plus one price column per ticker.
+* **Single series** — a date column plus one value column (an index level, a commodity price);
+  the ticker is the file name.
 
-Files may be CSV, gzip-compressed CSV or Parquet. Every row read in the requested date range ends
-up either in :attr:`PriceIngest.prices` or in :attr:`PriceIngest.quarantine` with a reason, so
-``rows_read == rows_accepted + rows_quarantined`` always holds.
+Anything else can be described with an explicit ``column_map`` and :class:`CsvDialect`.
+
+Accounting: every row read in the requested date range (one per date and ticker; rows whose date
+cannot be read are always counted) ends up in exactly one of :attr:`PriceIngest.prices` or
+:attr:`PriceIngest.quarantine`, so ``rows_read == rows_accepted + rows_quarantined``.
 """
 
 from __future__ import annotations
 
+import glob as globlib
 import re
 from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
 
-from finrnn_core.errors import DataError
+from finrnn_core.errors import ConfigError, DataError
 
 PRICE_COLUMNS = ("ticker", "open", "high", "low", "close", "adj_close", "volume", "source_file")
-QUARANTINE_COLUMNS = ("ticker", "source_file", "row_number", "column", "raw_value", "reason")
-SUPPORTED_SUFFIXES = (".csv", ".csv.gz", ".parquet")
+QUARANTINE_COLUMNS = (
+    "ticker",
+    "source_file",
+    "row_number",
+    "column",
+    "raw_date",
+    "raw_value",
+    "reason",
+)
+FLAG_COLUMNS = ("date", "ticker", "kind", "value", "source_file")
+SUPPORTED_SUFFIXES = (".csv", ".csv.gz", ".txt", ".txt.gz", ".parquet")
+CANONICAL = ("date", "ticker", "open", "high", "low", "close", "adj_close", "volume")
+QUARANTINE_REASONS = (
+    "unparseable_date",
+    "non_trading_day",
+    "missing_price",
+    "non_finite_price",
+    "non_positive_price",
+    "negative_volume",
+    "duplicate_date",
+)
 
-# Header aliases, matched after lower-casing and removing spaces, underscores and dashes.
-_OHLCV_ALIASES = {
+_ALIASES = {
     "date": "date",
+    "datetime": "date",
+    "timestamp": "date",
+    "time": "date",
+    "day": "date",
+    "indexlevel0": "date",  # pandas' to_parquet of a frame indexed by date
+    "tradedate": "date",
+    "ticker": "ticker",
+    "symbol": "ticker",
+    "tickersymbol": "ticker",
     "open": "open",
     "high": "high",
     "low": "low",
     "close": "close",
+    "last": "close",
+    "closeprice": "close",
     "adjclose": "adj_close",
     "adjustedclose": "adj_close",
+    "adjclosing": "adj_close",
     "volume": "volume",
     "vol": "volume",
 }
-_DATE_ALIASES = {"date", "datetime", "timestamp", "time"}
+_IGNORED = {"openint", "per", "period"}
+_SUFFIX_MULTIPLIERS = {"K": 1e3, "M": 1e6, "B": 1e9, "T": 1e12}
+_NUMBER_WITH_SUFFIX = re.compile(r"^([+-]?\d*\.?\d+(?:[eE][+-]?\d+)?)\s*([KkMmBbTt])$")
+_DATE_FORMATS = (
+    "%m/%d/%Y",
+    "%d/%m/%Y",
+    "%d.%m.%Y",
+    "%Y/%m/%d",
+    "%Y.%m.%d",
+    "%d-%m-%Y",
+    "%m-%d-%Y",
+    "%Y%m%d",
+    "%d-%b-%Y",
+    "%d %b %Y",
+    "%b %d, %Y",
+    "%d-%b-%y",
+    "%m/%d/%y",
+    "%d/%m/%y",
+)
+_TZ_SUFFIX = re.compile(r"(?:Z|[+-]\d\d:?\d\d)$")
+
+
+@dataclass(frozen=True)
+class CsvDialect:
+    """How a CSV file writes numbers and dates, for files the defaults do not read.
+
+    Attributes:
+        delimiter: field separator, default ``","``.
+        decimal: decimal separator, ``"."`` or ``","``.
+        thousands: thousands separator to strip (e.g. ``"."`` with decimal commas), or None.
+        date_format: a ``strftime`` format such as ``"%d.%m.%Y"``, or None to detect.
+    """
+
+    delimiter: str = ","
+    decimal: str = "."
+    thousands: str | None = None
+    date_format: str | None = None
+
+    def __post_init__(self) -> None:
+        if len(self.delimiter) != 1:
+            raise ConfigError(
+                f"`delimiter` must be one character. Received: delimiter={self.delimiter!r}"
+            )
+        if self.decimal not in (".", ","):
+            raise ConfigError(f"`decimal` must be '.' or ','. Received: decimal={self.decimal!r}")
+        if self.thousands is not None and (
+            len(self.thousands) != 1 or self.thousands == self.decimal
+        ):
+            raise ConfigError(
+                "`thousands` must be one character other than the decimal separator. "
+                f"Received: thousands={self.thousands!r}"
+            )
+
+
+@dataclass(frozen=True)
+class Split:
+    """A stock split: prices before ``date`` are divided by ``ratio`` (4 for a 4-for-1 split)."""
+
+    ticker: str
+    date: str
+    ratio: float
+
+    def __post_init__(self) -> None:
+        if not self.ratio > 0:
+            raise ConfigError(f"`ratio` must be > 0. Received: ratio={self.ratio!r}")
+        try:
+            pd.Timestamp(self.date)
+        except ValueError as exc:
+            raise ConfigError(f"`date` must be YYYY-MM-DD. Received: date={self.date!r}") from exc
 
 
 @dataclass
@@ -48,10 +159,13 @@ class PriceIngest:
 
     Attributes:
         prices: accepted rows, one per (date, ticker): ``date`` (datetime64, midnight) plus
-            :data:`PRICE_COLUMNS`. ``adj_close`` is the price features are computed from.
-        quarantine: rejected rows: ``date`` plus :data:`QUARANTINE_COLUMNS`.
-        rows_read: rows (one per date and ticker) read inside the requested date range.
-        repairs: counts of safe repairs made (e.g. ``sorted``).
+            :data:`PRICE_COLUMNS`. ``adj_close`` is what features are computed from.
+        quarantine: rejected rows: ``date`` (NaT when unreadable) plus :data:`QUARANTINE_COLUMNS`.
+        rows_read: rows (one per date and ticker) read in the requested date range, plus rows
+            whose date could not be read.
+        repairs: counts of safe repairs made, e.g. ``tickers_sorted_by_date``.
+        flags: accepted rows worth a look (``suspected_split`` one-day jumps): :data:`FLAG_COLUMNS`.
+        missing_sessions: per ticker, trading days inside its history with no row.
         files: the files read.
     """
 
@@ -59,6 +173,8 @@ class PriceIngest:
     quarantine: pd.DataFrame
     rows_read: int
     repairs: dict[str, int] = field(default_factory=dict)
+    flags: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(FLAG_COLUMNS)))
+    missing_sessions: dict[str, int] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
 
     @property
@@ -70,16 +186,30 @@ class PriceIngest:
         return len(self.quarantine)
 
     def quarantined_by_reason(self) -> dict[str, int]:
-        return dict(Counter(self.quarantine["reason"]))
+        return dict(sorted(Counter(self.quarantine["reason"]).items()))
+
+    def summary(self) -> str:
+        """One line: read / accepted / quarantined by reason."""
+        return (
+            f"{self.rows_read} rows read from {len(self.files)} file(s): {self.rows_accepted} "
+            f"accepted, {self.rows_quarantined} quarantined {self.quarantined_by_reason()}"
+        )
 
 
 def list_price_files(source: str | Path) -> list[Path]:
-    """Return the price files a source path names: the file itself, or the files in a folder.
+    """Return the price files a source names: a file, the files in a folder, or a glob's matches.
 
     Raises:
-        DataError: the path does not exist, or a folder holds no supported file.
+        DataError: the path does not exist, or matches / holds no supported file.
     """
-    path = Path(source).expanduser()
+    text = str(source)
+    if any(ch in text for ch in "*?["):
+        files = sorted(Path(p) for p in globlib.glob(text, recursive=True) if Path(p).is_file())
+        files = [p for p in files if _is_supported(p)]
+        if not files:
+            raise DataError(f"No price files ({', '.join(SUPPORTED_SUFFIXES)}) match {text!r}.")
+        return files
+    path = Path(text).expanduser()
     if path.is_file():
         return [path]
     if path.is_dir():
@@ -96,76 +226,118 @@ def read_prices(
     source: str | Path,
     start: str | pd.Timestamp | None = None,
     end: str | pd.Timestamp | None = None,
-    trading_days: pd.DatetimeIndex | None = None,
+    *,
+    trading_days: Iterable | None = None,
+    exchange_tz: str = "America/New_York",
+    column_map: Mapping[str, str] | None = None,
+    dialect: CsvDialect | None = None,
+    splits: Iterable[Split] = (),
+    jump_threshold: float = 0.5,
+    strict: bool = False,
 ) -> PriceIngest:
     """Read every price file of a source and keep the rows dated in ``[start, end]``.
 
     Args:
-        source: a price file or a folder of price files.
-        start: first date to keep (inclusive); ``None`` keeps everything before ``end``.
-        end: last date to keep (inclusive); ``None`` keeps everything after ``start``.
-        trading_days: if given, rows dated on any other day are quarantined as
-            ``non_trading_day``.
+        source: a price file, a folder of price files, or a glob (``"data/**/*.csv"``).
+        start: first date to keep (inclusive); ``None`` for no lower bound.
+        end: last date to keep (inclusive); ``None`` for no upper bound.
+        trading_days: the exchange's sessions covering ``[start, end]``; rows dated on any other
+            day are quarantined as ``non_trading_day`` and sessions missing inside a ticker's
+            history are counted. ``None`` accepts every date.
+        exchange_tz: time zone that timezone-aware timestamps are converted to before their
+            date is taken (the trading date is the exchange-local date).
+        column_map: explicit ``{file header: canonical name}`` (canonical names: ``date, ticker,
+            open, high, low, close, adj_close, volume``) for headers no alias matches.
+        dialect: delimiter, decimal and thousands separators and date format of CSV files.
+        splits: splits to adjust for: prices before each split date are divided by its ratio.
+        jump_threshold: a one-day ``|log return|`` above this is flagged ``suspected_split``.
+        strict: raise instead of quarantining.
 
     Returns:
-        A :class:`PriceIngest` with accepted and quarantined rows.
+        A :class:`PriceIngest`.
 
     Raises:
-        DataError: a file is unreadable, has an unknown layout, an unparseable date, or two files
-            hold the same ticker.
+        DataError: a file is unreadable or has an unknown layout; or, with ``strict``, any row
+            would be quarantined.
+        ConfigError: a ``column_map`` target is not a canonical name.
     """
+    dialect = dialect or CsvDialect()
+    mapping = _check_column_map(column_map or {})
     start_ts = pd.Timestamp(start) if start is not None else None
     end_ts = pd.Timestamp(end) if end is not None else None
     files = list_price_files(source)
-    long_frames = [_read_one(path) for path in files]
-    long = pd.concat(long_frames, ignore_index=True)
+    repairs: Counter[str] = Counter()
+    long = pd.concat(
+        [_read_one(path, mapping, dialect, exchange_tz, repairs) for path in files],
+        ignore_index=True,
+    )
 
-    seen: dict[str, str] = {}
-    for frame in long_frames:
-        for ticker in frame["ticker"].unique():
-            owner = frame["source_file"].iloc[0]
-            if ticker in seen and seen[ticker] != owner:
-                raise DataError(
-                    f"Ticker {ticker!r} appears in two price files: {seen[ticker]!r} and "
-                    f"{owner!r}. Keep each ticker in one file."
-                )
-            seen[ticker] = owner
-
+    dated = long["date"].notna()
+    in_range = dated.copy()
     if start_ts is not None:
-        long = long[long["date"] >= start_ts]
+        in_range &= long["date"] >= start_ts
     if end_ts is not None:
-        long = long[long["date"] <= end_ts]
+        in_range &= long["date"] <= end_ts
+    long = long[in_range | ~dated].reset_index(drop=True)
     rows_read = len(long)
 
-    repairs: dict[str, int] = {}
     unsorted = [
-        t for t, d in long.groupby("ticker", sort=False)["date"] if not d.is_monotonic_increasing
+        t
+        for t, d in long[long["date"].notna()].groupby("ticker", sort=False)["date"]
+        if not d.is_monotonic_increasing
     ]
     if unsorted:
-        repairs["tickers_sorted_by_date"] = len(unsorted)
-    long = long.sort_values(["ticker", "date"], kind="stable").reset_index(drop=True)
+        repairs["tickers_sorted_by_date"] += len(unsorted)
+    long = long.sort_values(["ticker", "date"], kind="stable", na_position="first")
+    long = long.reset_index(drop=True)
 
-    reason = pd.Series(pd.NA, index=long.index, dtype="string")
-    if trading_days is not None:
-        reason[~long["date"].isin(trading_days)] = "non_trading_day"
-    reason[reason.isna() & long["price"].isna()] = "missing_price"
-    reason[reason.isna() & (long["price"] <= 0)] = "non_positive_price"
-    # Among the usable rows only: a bad row followed by a good one for the same day keeps the good one.
+    _apply_splits(long, list(splits), repairs)
+
+    reason = pd.Series(pd.NA, index=long.index, dtype="object")
+    reason[long["date"].isna()] = "unparseable_date"
+    sessions = pd.DatetimeIndex(trading_days) if trading_days is not None else None
+    if sessions is not None:
+        reason[reason.isna() & ~long["date"].isin(sessions)] = "non_trading_day"
+    reason[reason.isna() & long["adj_close"].isna()] = "missing_price"
+    reason[reason.isna() & ~np.isfinite(long["adj_close"])] = "non_finite_price"
+    reason[reason.isna() & (long["adj_close"] <= 0)] = "non_positive_price"
+    reason[reason.isna() & (long["volume"] < 0)] = "negative_volume"
     usable = reason.isna()
     duplicated = long[usable].duplicated(["ticker", "date"], keep="first")
     reason[duplicated[duplicated].index] = "duplicate_date"
+    if int(duplicated.sum()):
+        repairs["duplicate_rows_dropped"] += int(duplicated.sum())
 
     bad = reason.notna()
     quarantine = long.loc[bad].assign(reason=reason[bad].astype(str))
+    no_raw = quarantine["raw_value"].isna()
+    quarantine.loc[no_raw, "raw_value"] = [_render(v) for v in quarantine.loc[no_raw, "adj_close"]]
+    no_date = quarantine["raw_date"].isna()
+    quarantine.loc[no_date, "raw_date"] = quarantine.loc[no_date, "date"].dt.strftime("%Y-%m-%d")
     quarantine = quarantine[["date", *QUARANTINE_COLUMNS]].reset_index(drop=True)
     prices = long.loc[~bad, ["date", *PRICE_COLUMNS]].reset_index(drop=True)
+
+    if strict and len(quarantine):
+        first = quarantine.iloc[0]
+        raise DataError(
+            f"Strict ingest: {len(quarantine)} of {rows_read} rows would be quarantined "
+            f"{dict(sorted(Counter(quarantine['reason']).items()))}; first: file "
+            f"{first['source_file']!r} line {first['row_number']} ticker {first['ticker']!r} "
+            f"date {first['raw_date']!r} column {first['column']!r} value {first['raw_value']!r} "
+            f"({first['reason']})."
+        )
     return PriceIngest(
         prices=prices,
         quarantine=quarantine,
         rows_read=rows_read,
-        repairs=repairs,
+        repairs=dict(sorted(repairs.items())),
+        flags=_flag_jumps(prices, jump_threshold),
+        missing_sessions=_missing_sessions(prices, sessions),
         files=[str(p) for p in files],
     )
+
+
+# ----------------------------------------------------------------------------- reading
 
 
 def _is_supported(path: Path) -> bool:
@@ -182,125 +354,452 @@ def _ticker_from_name(path: Path) -> str:
 
 
 def _normalise_header(name: object) -> str:
-    return re.sub(r"[\s_\-]+", "", str(name).strip().lstrip("\ufeff").lower())
+    return re.sub(r"[\s_\-<>.]+", "", str(name).strip().lstrip("\ufeff").lower())
 
 
-def _read_raw(path: Path) -> pd.DataFrame:
-    """Read a file with every cell as a string, so quarantined rows keep their raw values."""
-    if not _is_supported(path):
-        raise DataError(
-            f"Unsupported price file {str(path)!r}: expected one of {', '.join(SUPPORTED_SUFFIXES)}."
+def _check_column_map(column_map: Mapping[str, str]) -> dict[str, str]:
+    for header, target in column_map.items():
+        if target not in CANONICAL:
+            raise ConfigError(
+                f"`column_map` targets must be among {CANONICAL}. "
+                f"Received: column_map[{header!r}]={target!r}"
+            )
+    return {_normalise_header(h): t for h, t in column_map.items()}
+
+
+def _read_table(
+    path: Path, dialect: CsvDialect
+) -> tuple[pa.Table, list[tuple[int, str]], list[int]]:
+    """Read a file; CSV lines with the wrong number of fields come back separately as
+    ``(line number, text)`` so they can be quarantined instead of failing the whole file, and
+    the numbers of every line skipped (those and blank ones) so kept rows keep their numbers."""
+    malformed: list[tuple[int, str]] = []
+    blank: list[int] = []
+
+    def keep_aside(row: pacsv.InvalidRow) -> str:
+        if row.text.strip():  # blank lines are not rows; they only keep line numbers right
+            malformed.append((int(row.number) if row.number is not None else -1, row.text))
+        else:
+            blank.append(int(row.number) if row.number is not None else -1)
+        return "skip"
+
+    def read(use_threads: bool) -> pa.Table:
+        return pacsv.read_csv(
+            path,
+            read_options=pacsv.ReadOptions(use_threads=use_threads),
+            parse_options=pacsv.ParseOptions(
+                delimiter=dialect.delimiter,
+                invalid_row_handler=keep_aside,
+                ignore_empty_lines=False,
+            ),
+            convert_options=pacsv.ConvertOptions(
+                null_values=[],
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+                decimal_point=dialect.decimal,
+            ),
         )
+
     try:
         if path.name.lower().endswith(".parquet"):
-            frame = pd.read_parquet(path)
-            return frame.astype(object).where(frame.notna(), "").astype(str)
-        return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    except (OSError, ValueError, pd.errors.ParserError) as exc:
+            return pq.read_table(path), malformed, []
+        table = read(use_threads=True)
+        if malformed or blank:
+            # The threaded reader does not know line numbers; read again to name the lines.
+            malformed.clear()
+            blank.clear()
+            table = read(use_threads=False)
+        skipped = sorted([n for n, _ in malformed] + blank)
+        return table, malformed, skipped
+    except (OSError, pa.ArrowInvalid) as exc:
         raise DataError(f"Cannot read price file {str(path)!r}: {exc}") from exc
 
 
-def _read_one(path: Path) -> pd.DataFrame:
-    raw = _read_raw(path)
-    headers = {_normalise_header(c): c for c in raw.columns}
-    date_keys = [k for k in headers if k in _DATE_ALIASES]
-    if not date_keys:
+def _malformed_frame(
+    malformed: list[tuple[int, str]],
+    date_index: int,
+    tickers: list[str],
+    ticker_index: int | None,
+    source: str,
+    dialect: CsvDialect,
+    exchange_tz: str,
+    repairs: Counter[str],
+) -> pd.DataFrame:
+    """Rows for CSV lines with a wrong field count: no usable price, raw line kept."""
+    records = []
+    for number, text in malformed:
+        fields = text.split(dialect.delimiter)
+        raw_date = fields[date_index].strip() if date_index < len(fields) else ""
+        if ticker_index is not None:
+            names = [fields[ticker_index].strip() if ticker_index < len(fields) else ""]
+        else:
+            names = tickers
+        for name in names:
+            records.append((name, number, raw_date, text))
+    if not records:
+        return _empty_long()
+    names, numbers, raw_dates, texts = (list(x) for x in zip(*records, strict=True))
+    dates, _ = _parse_dates(
+        pa.chunked_array([pa.array(raw_dates, pa.string())]), dialect, exchange_tz, repairs
+    )
+    frame = pd.DataFrame(
+        {
+            "date": dates,
+            "ticker": names,
+            **{c: np.nan for c in ("open", "high", "low", "close", "adj_close", "volume")},
+            "source_file": source,
+            "row_number": np.asarray(numbers, dtype=np.int64),
+            "column": "<whole line>",
+            "raw_date": raw_dates,
+            "raw_value": texts,
+        }
+    )
+    return frame
+
+
+def _read_one(
+    path: Path,
+    mapping: dict[str, str],
+    dialect: CsvDialect,
+    exchange_tz: str,
+    repairs: Counter[str],
+) -> pd.DataFrame:
+    table, malformed, skipped_lines = _read_table(path, dialect)
+    names = table.column_names
+    _check_headers(path, names)
+    roles: dict[str, str] = {}
+    for name in names:
+        key = _normalise_header(name)
+        role = mapping.get(key) or _ALIASES.get(key)
+        if role is not None and role not in roles:
+            roles[role] = name
+    found = [str(n) for n in names]
+    if "date" not in roles:
         raise DataError(
-            f"Unknown price file layout in {str(path)!r}: no date column. "
-            f"Found columns: {list(map(str, raw.columns))}."
+            f"Unknown price file layout in {str(path)!r}: no date column "
+            f"(expected a header such as Date, Datetime or <DATE>). Found columns: {found}."
         )
-    date_col = headers[date_keys[0]]
-    dates = _parse_dates(raw[date_col], path, date_col)
-    row_numbers = np.arange(len(raw)) + 2  # 1-based file line, after the header line
-
-    if "close" in headers:
-        return _long_from_ohlcv(raw, headers, dates, row_numbers, path)
-    value_cols = [c for c in raw.columns if c != date_col]
-    if not value_cols:
-        raise DataError(
-            f"Unknown price file layout in {str(path)!r}: a date column but no price columns. "
-            f"Found columns: {list(map(str, raw.columns))}."
-        )
-    return _long_from_wide(raw, value_cols, dates, row_numbers, path)
-
-
-def _parse_dates(column: pd.Series, path: Path, name: str) -> pd.Series:
-    parsed = pd.to_datetime(column.str.strip(), errors="coerce", format="mixed")
-    if getattr(parsed.dt, "tz", None) is not None:
-        parsed = parsed.dt.tz_localize(None)
-    bad = parsed.isna()
-    if bad.any():
-        where = np.flatnonzero(bad.to_numpy())[:5]
-        examples = ", ".join(f"line {i + 2}: {column.iloc[i]!r}" for i in where)
-        raise DataError(
-            f"Unparseable dates in column {name!r} of {str(path)!r} "
-            f"({int(bad.sum())} rows; {examples})."
-        )
-    return parsed.dt.normalize().astype("datetime64[ns]")
-
-
-def _to_number(column: pd.Series) -> pd.Series:
-    return pd.to_numeric(
-        column.str.strip().replace({"-": "", "null": "", "NaN": ""}), errors="coerce"
+    row_numbers = np.arange(table.num_rows, dtype=np.int64) + 2  # file line; header is line 1
+    # Lines after a skipped one moved up; recover each kept row's own line number.
+    for line in skipped_lines:
+        if line > 0:
+            row_numbers[row_numbers >= line] += 1
+    blank = _blank_rows(table)
+    if blank.any():
+        # Empty lines are not rows: drop them (their numbers stay, so later lines keep theirs).
+        repairs["blank_lines_skipped"] += int(blank.sum())
+        table = table.filter(pa.array(~blank))
+        row_numbers = row_numbers[~blank]
+    source = str(path)
+    dates, raw_dates = _parse_dates(
+        table.column(roles["date"]),
+        dialect,
+        exchange_tz,
+        repairs,
+        where=f"column {roles['date']!r} of {source!r}",
     )
 
-
-def _long_from_ohlcv(
-    raw: pd.DataFrame,
-    headers: dict[str, str],
-    dates: pd.Series,
-    row_numbers: np.ndarray,
-    path: Path,
-) -> pd.DataFrame:
-    ticker = _ticker_from_name(path)
-    out = pd.DataFrame({"date": dates.to_numpy(), "ticker": ticker, "source_file": str(path)})
-    for key, name in _OHLCV_ALIASES.items():
-        if name != "date" and key in headers and name not in out:
-            out[name] = _to_number(raw[headers[key]]).to_numpy()
-    for name in ("open", "high", "low", "adj_close", "volume"):
-        if name not in out:
-            out[name] = np.nan
-    price_col = "adj_close" if out["adj_close"].notna().any() else "close"
-    raw_col = (
-        headers.get("adjclose", headers.get("adjustedclose"))
-        if price_col == "adj_close"
-        else headers["close"]
-    )
-    out["adj_close"] = out[price_col]
-    out["price"] = out["adj_close"]
-    out["row_number"] = row_numbers
-    out["column"] = raw_col
-    out["raw_value"] = raw[raw_col].to_numpy()
-    return out
-
-
-def _long_from_wide(
-    raw: pd.DataFrame,
-    value_cols: list[str],
-    dates: pd.Series,
-    row_numbers: np.ndarray,
-    path: Path,
-) -> pd.DataFrame:
-    frames = []
-    for col in value_cols:
-        values = _to_number(raw[col]).to_numpy()
-        frames.append(
-            pd.DataFrame(
-                {
-                    "date": dates.to_numpy(),
-                    "ticker": str(col).strip(),
-                    "source_file": str(path),
-                    "open": np.nan,
-                    "high": np.nan,
-                    "low": np.nan,
-                    "close": values,
-                    "adj_close": values,
-                    "volume": np.nan,
-                    "price": values,
-                    "row_number": row_numbers,
-                    "column": str(col),
-                    "raw_value": raw[col].to_numpy(),
-                }
+    price_roles = [r for r in ("close", "adj_close") if r in roles]
+    ticker_index = names.index(roles["ticker"]) if "ticker" in roles else None
+    if "ticker" in roles and price_roles:
+        tickers = _as_text(table.column(roles["ticker"]))
+        frame = _long_frame(table, roles, dates, raw_dates, tickers, row_numbers, source, dialect)
+        file_tickers: list[str] = []
+    elif price_roles or _single_value_column(names, roles) is not None:
+        if not price_roles:
+            value = _single_value_column(names, roles)
+            roles = {**roles, "adj_close": value, "close": value}
+        file_tickers = [_ticker_from_name(path)]
+        tickers = np.full(table.num_rows, file_tickers[0], dtype=object)
+        frame = _long_frame(table, roles, dates, raw_dates, tickers, row_numbers, source, dialect)
+    else:
+        value_cols = _value_columns(names, roles)
+        if not value_cols:
+            raise DataError(
+                f"Unknown price file layout in {str(path)!r}: a date column but no price column "
+                f"(expected Close / Adj Close, a ticker column with prices, or one column per "
+                f"ticker). Found columns: {found}."
             )
+        file_tickers = [str(c).strip() for c in value_cols]
+        frame = _wide_frame(table, value_cols, dates, raw_dates, row_numbers, source, dialect)
+    if not malformed:
+        return frame
+    bad = _malformed_frame(
+        malformed,
+        names.index(roles["date"]),
+        file_tickers,
+        ticker_index,
+        source,
+        dialect,
+        exchange_tz,
+        repairs,
+    )
+    return pd.concat([frame, bad], ignore_index=True)
+
+
+def _blank_rows(table: pa.Table) -> np.ndarray:
+    """Rows whose every cell is empty (blank lines in a CSV)."""
+    blank = np.ones(table.num_rows, dtype=bool)
+    for column in table.columns:
+        if pa.types.is_string(column.type):
+            empty = column.to_pandas().fillna("").str.strip().eq("").to_numpy()
+        else:
+            empty = column.is_null().to_numpy(zero_copy_only=False)
+        blank &= empty
+        if not blank.any():
+            break
+    return blank
+
+
+def _check_headers(path: Path, names: list[str]) -> None:
+    found = [str(n) for n in names]
+    unnamed = [i for i, n in enumerate(names) if not str(n).strip() or str(n).startswith("Unnamed:")]
+    if unnamed:
+        raise DataError(
+            f"Column {unnamed[0] + 1} of {str(path)!r} has no header name (a saved index?). "
+            f"Name it or drop it. Found columns: {found}."
         )
-    return pd.concat(frames, ignore_index=True)
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise DataError(f"Column {name!r} appears twice in {str(path)!r}. Found columns: {found}.")
+        seen.add(name)
+
+
+def _value_columns(names: list[str], roles: dict[str, str]) -> list[str]:
+    known = {_normalise_header(n) for n in roles.values()} | _IGNORED
+    return [n for n in names if _normalise_header(n) not in known and n != roles["date"]]
+
+
+def _single_value_column(names: list[str], roles: dict[str, str]) -> str | None:
+    values = _value_columns(names, roles)
+    return values[0] if len(values) == 1 and "ticker" not in roles else None
+
+
+def _empty_long() -> pd.DataFrame:
+    frame = pd.DataFrame({c: pd.Series(dtype=float) for c in PRICE_COLUMNS})
+    frame["date"] = pd.Series(dtype="datetime64[ns]")
+    for c in ("ticker", "source_file", "column", "raw_date", "raw_value"):
+        frame[c] = pd.Series(dtype=object)
+    frame["row_number"] = pd.Series(dtype=np.int64)
+    return frame
+
+
+def _as_text(column: pa.ChunkedArray) -> np.ndarray:
+    values = column.cast(pa.string()) if not pa.types.is_string(column.type) else column
+    return np.asarray(values.to_pandas().fillna("").to_numpy(dtype=object))
+
+
+def _parse_dates(
+    column: pa.ChunkedArray,
+    dialect: CsvDialect,
+    exchange_tz: str,
+    repairs: Counter[str],
+    where: str = "the date column",
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Trading dates (datetime64[ns] at midnight, NaT when unreadable) and, for text, raw texts."""
+    kind = column.type
+    if pa.types.is_timestamp(kind):
+        series = column.to_pandas()
+        if series.dt.tz is not None:
+            repairs["timezone_normalised"] += int(series.notna().sum())
+            series = series.dt.tz_convert(exchange_tz).dt.tz_localize(None)
+        return series.dt.normalize().to_numpy(dtype="datetime64[ns]"), None
+    if pa.types.is_date(kind):
+        series = pd.to_datetime(column.to_pandas())
+        return series.to_numpy(dtype="datetime64[ns]"), None
+
+    raw = pd.Series(_as_text(column), dtype=object).str.strip()
+    if dialect.date_format:
+        parsed = pd.to_datetime(raw, format=dialect.date_format, errors="coerce")
+        return parsed.dt.normalize().to_numpy(dtype="datetime64[ns]"), raw.to_numpy()
+    if pa.types.is_integer(kind) or raw.str.fullmatch(r"\d{8}").all():
+        parsed = pd.to_datetime(raw, format="%Y%m%d", errors="coerce")
+        return parsed.to_numpy(dtype="datetime64[ns]"), raw.to_numpy()
+
+    out = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns]")
+    aware = raw.str.contains(_TZ_SUFFIX, na=False)
+    if aware.any():
+        stamps = pd.to_datetime(raw[aware], format="ISO8601", utc=True, errors="coerce")
+        local = stamps.dt.tz_convert(exchange_tz).dt.tz_localize(None).dt.normalize()
+        out[aware] = local.astype("datetime64[ns]")
+        repairs["timezone_normalised"] += int(local.notna().sum())
+    naive = ~aware
+    if naive.any():
+        parsed = pd.to_datetime(raw[naive], format="ISO8601", errors="coerce")
+        retry = parsed.isna() & (raw[naive] != "")
+        if retry.any():
+            parsed[retry] = _parse_other_format(raw[naive][retry], where)
+        out[naive] = parsed.dt.normalize().astype("datetime64[ns]")
+    return out.to_numpy(dtype="datetime64[ns]"), raw.to_numpy()
+
+
+def _parse_other_format(texts: pd.Series, where: str) -> pd.Series:
+    """Parse non-ISO dates with the one format that reads most of them, never cell by cell.
+
+    Reading each cell with its own guess would put 01/02 on 2 January in one row and 1 February
+    in the next; a wrong date moves a price in time. So one format is chosen for the column
+    (values it cannot read are quarantined), and when two formats read equally many values but
+    disagree on one (day-first vs month-first) it is an error.
+    """
+    best: list[tuple[str, pd.Series]] = []
+    best_count = 0
+    for fmt in _DATE_FORMATS:
+        attempt = pd.to_datetime(texts, format=fmt, errors="coerce")
+        count = int(attempt.notna().sum())
+        if count > best_count:
+            best, best_count = [(fmt, attempt)], count
+        elif count == best_count and count > 0:
+            best.append((fmt, attempt))
+    if not best:
+        return pd.Series(pd.NaT, index=texts.index, dtype="datetime64[ns]")
+    first_fmt, first = best[0]
+    for fmt, other in best[1:]:
+        differ = (first != other) & first.notna() & other.notna()
+        if differ.any():
+            example = texts[differ].iloc[0]
+            raise DataError(
+                f"Ambiguous dates in {where}: {example!r} reads as {first_fmt} and as {fmt}. "
+                "Set the price source's date_format (e.g. %d/%m/%Y)."
+            )
+    return first
+
+
+def _to_number(column: pa.ChunkedArray, dialect: CsvDialect) -> tuple[np.ndarray, np.ndarray | None]:
+    """Float values (NaN where a cell is not a number) and, for text columns, the raw texts."""
+    if pa.types.is_integer(column.type) or pa.types.is_floating(column.type):
+        return column.to_numpy(zero_copy_only=False).astype(float), None
+    if pa.types.is_decimal(column.type):
+        return column.cast(pa.float64()).to_numpy(zero_copy_only=False), None
+    raw = pd.Series(_as_text(column), dtype=object)
+    text = raw.str.strip()
+    if dialect.thousands:
+        text = text.str.replace(dialect.thousands, "", regex=False)
+    if dialect.decimal == ",":
+        text = text.str.replace(",", ".", regex=False)
+    values = pd.to_numeric(text, errors="coerce").astype(float)
+    suffixed = values.isna() & text.str.match(_NUMBER_WITH_SUFFIX, na=False)
+    if suffixed.any():
+        parts = text[suffixed].str.extract(_NUMBER_WITH_SUFFIX)
+        scale = parts[1].str.upper().map(_SUFFIX_MULTIPLIERS)
+        values[suffixed] = parts[0].astype(float) * scale
+    return values.to_numpy(), raw.to_numpy()
+
+
+def _long_frame(
+    table: pa.Table,
+    roles: dict[str, str],
+    dates: np.ndarray,
+    raw_dates: np.ndarray | None,
+    tickers: np.ndarray,
+    row_numbers: np.ndarray,
+    source: str,
+    dialect: CsvDialect,
+) -> pd.DataFrame:
+    n = table.num_rows
+    values: dict[str, np.ndarray] = {}
+    raws: dict[str, np.ndarray | None] = {}
+    for role in ("open", "high", "low", "close", "adj_close", "volume"):
+        if role in roles:
+            values[role], raws[role] = _to_number(table.column(roles[role]), dialect)
+        else:
+            values[role] = np.full(n, np.nan)
+    price_role = "adj_close" if "adj_close" in roles else "close"
+    if price_role == "adj_close" and "close" in roles:
+        # Adjusted close where the file gives one; the plain close where that cell is empty.
+        missing = ~np.isfinite(values["adj_close"])
+        values["adj_close"] = np.where(missing, values["close"], values["adj_close"])
+    elif price_role == "close":
+        values["adj_close"] = values["close"]
+    price_col = roles[price_role]
+    return pd.DataFrame(
+        {
+            "date": dates,
+            "ticker": tickers,
+            **values,
+            "source_file": source,
+            "row_number": row_numbers,
+            "column": price_col,
+            # Numeric cells are re-rendered only for the rows that end up quarantined.
+            "raw_date": raw_dates,
+            "raw_value": raws.get(price_role),
+        }
+    )
+
+
+def _wide_frame(
+    table: pa.Table,
+    value_cols: list[str],
+    dates: np.ndarray,
+    raw_dates: np.ndarray | None,
+    row_numbers: np.ndarray,
+    source: str,
+    dialect: CsvDialect,
+) -> pd.DataFrame:
+    n, k = table.num_rows, len(value_cols)
+    parsed = [_to_number(table.column(c), dialect) for c in value_cols]
+    prices = np.concatenate([p for p, _ in parsed])
+    raw_values = None
+    if any(raw is not None for _, raw in parsed):
+        raw_values = np.concatenate(
+            [raw if raw is not None else np.full(n, None, dtype=object) for _, raw in parsed]
+        )
+    nan = np.full(n * k, np.nan)
+    return pd.DataFrame(
+        {
+            "date": np.tile(dates, k),
+            "ticker": np.repeat(np.array([str(c).strip() for c in value_cols], dtype=object), n),
+            "open": nan,
+            "high": nan,
+            "low": nan,
+            "close": prices,
+            "adj_close": prices,
+            "volume": nan,
+            "source_file": source,
+            "row_number": np.tile(row_numbers, k),
+            "column": np.repeat(np.array([str(c) for c in value_cols], dtype=object), n),
+            "raw_date": np.tile(raw_dates, k) if raw_dates is not None else None,
+            "raw_value": raw_values,
+        }
+    )
+
+
+def _render(value: float) -> str:
+    return "" if not np.isfinite(value) else f"{value:g}"
+
+
+# ----------------------------------------------------------------------------- checks
+
+
+def _apply_splits(long: pd.DataFrame, splits: list[Split], repairs: Counter[str]) -> None:
+    for split in splits:
+        before = (long["ticker"] == split.ticker) & (long["date"] < pd.Timestamp(split.date))
+        if before.any():
+            for col in ("open", "high", "low", "close", "adj_close"):
+                long.loc[before, col] = long.loc[before, col] / split.ratio
+            long.loc[before, "volume"] = long.loc[before, "volume"] * split.ratio
+            repairs["rows_split_adjusted"] += int(before.sum())
+
+
+def _flag_jumps(prices: pd.DataFrame, threshold: float) -> pd.DataFrame:
+    if prices.empty:
+        return pd.DataFrame(columns=list(FLAG_COLUMNS))
+    log_price = np.log(prices["adj_close"].to_numpy(dtype=float))
+    jump = pd.Series(log_price).groupby(prices["ticker"].to_numpy(), sort=False).diff()
+    big = (jump.abs() > threshold).to_numpy()
+    flagged = prices.loc[big, ["date", "ticker", "source_file"]].copy()
+    flagged["kind"] = "suspected_split"
+    flagged["value"] = np.exp(jump[big].to_numpy())  # the one-day price ratio
+    return flagged[list(FLAG_COLUMNS)].reset_index(drop=True)
+
+
+def _missing_sessions(prices: pd.DataFrame, sessions: pd.DatetimeIndex | None) -> dict[str, int]:
+    if sessions is None or prices.empty:
+        return {}
+    missing = {}
+    for ticker, dates in prices.groupby("ticker", sort=True)["date"]:
+        inside = sessions[(sessions >= dates.min()) & (sessions <= dates.max())]
+        gap = len(inside) - dates.nunique()
+        if gap > 0:
+            missing[str(ticker)] = int(gap)
+    return missing

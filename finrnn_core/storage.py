@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pandas as pd
@@ -47,6 +48,7 @@ TABLE_SCHEMAS: dict[str, pa.Schema] = {
             ("source_file", pa.string()),
             ("row_number", pa.int64()),
             ("column", pa.string()),
+            ("raw_date", pa.string()),
             ("raw_value", pa.string()),
             ("reason", pa.string()),
         ]
@@ -131,6 +133,45 @@ def write_partition(
     finally:
         tmp.unlink(missing_ok=True)
     return final
+
+
+def write_partitions(
+    table_dir: str | Path,
+    frame: pd.DataFrame,
+    dates: Iterable[str],
+    schema: pa.Schema,
+    threads: int = 4,
+) -> list[Path]:
+    """Write one partition per date in ``dates`` (an empty file where ``frame`` has no rows).
+
+    Args:
+        table_dir: the table's folder.
+        frame: rows with a ``date`` column; every date must be among ``dates``.
+        dates: the partition dates (``YYYY-MM-DD``) to write.
+        schema: the table's Arrow schema (without ``date``).
+        threads: files written in parallel (Parquet encoding releases the GIL).
+
+    Returns:
+        The written paths, in ``dates`` order.
+
+    Raises:
+        DataError: ``frame`` has rows dated outside ``dates``.
+    """
+    keys = list(dates)
+    key_set = set(keys)
+    day = frame["date"].dt.strftime("%Y-%m-%d") if len(frame) else pd.Series([], dtype=str)
+    stray = sorted(set(day) - key_set)
+    if stray:
+        raise DataError(
+            f"Rows dated {stray[:3]} are outside the partitions being written to "
+            f"{str(table_dir)!r} ({keys[0]}..{keys[-1]})."
+        )
+    groups = {d: rows for d, rows in frame.groupby(day.to_numpy(), sort=False)} if len(frame) else {}
+    empty = frame.iloc[0:0]
+    with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
+        return list(
+            pool.map(lambda k: write_partition(table_dir, k, groups.get(k, empty), schema), keys)
+        )
 
 
 def partition_dates(table_dir: str | Path) -> list[str]:

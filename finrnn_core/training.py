@@ -94,6 +94,8 @@ class TrainedCheckpoint:
     corr_oos_per_epoch: list[float] = field(default_factory=list)
     corr_is: float = float("nan")
     corr_oos: float = float("nan")
+    skipped_tickers: list[str] = field(default_factory=list)
+    """Tickers in the features with no training window (history shorter than the window)."""
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -217,6 +219,7 @@ def train_checkpoint(
             corr_oos_per_epoch=per_epoch["corr_oos"],
             corr_is=_pooled_corr(history["all_actual_is"], history["all_predicted_is"]),
             corr_oos=_pooled_corr(history["all_actual_oos"], history["all_predicted_oos"]),
+            skipped_tickers=sorted(set(map(str, known["ticker"].unique())) - set(training_set.tickers)),
         )
         (work_dir / TRAINING_FILE).write_text(json.dumps(checkpoint.to_dict(), indent=2))
         _swap_into_place(work_dir, final_dir)

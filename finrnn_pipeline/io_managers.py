@@ -6,7 +6,7 @@ import dagster as dg
 import pandas as pd
 
 from finrnn_core.errors import DataError
-from finrnn_core.storage import TABLE_SCHEMAS, missing_partitions, read_table, write_partition
+from finrnn_core.storage import TABLE_SCHEMAS, missing_partitions, read_table, write_partitions
 from finrnn_pipeline.resources import StorageResource
 
 
@@ -19,16 +19,7 @@ class PartitionedParquetIOManager(dg.ConfigurableIOManager):
         name = context.asset_key.path[-1]
         table_dir = self.storage.path(name)
         keys = list(context.asset_partition_keys)
-        by_date = {d.strftime("%Y-%m-%d"): rows for d, rows in obj.groupby("date", sort=True)}
-        stray = sorted(set(by_date) - set(keys))
-        if stray:
-            raise DataError(
-                f"{name}: rows dated {stray[:3]} are outside the partitions being written "
-                f"({keys[0]}..{keys[-1]})."
-            )
-        for key in keys:
-            rows = by_date.get(key, obj.iloc[0:0])
-            write_partition(table_dir, key, rows, TABLE_SCHEMAS[name])
+        write_partitions(table_dir, obj, keys, TABLE_SCHEMAS[name])
         context.add_output_metadata(
             {"path": dg.MetadataValue.path(str(table_dir)), "partitions_written": len(keys)}
         )

@@ -3,8 +3,17 @@
 import dagster as dg
 import pandas as pd
 
+from finrnn_core.storage import read_table
+from finrnn_pipeline.metadata import OWNERS, table_definition_metadata
 from finrnn_pipeline.partitions import date_bounds, partition_dates, trading_days
-from finrnn_pipeline.resources import PriceSourceResource
+from finrnn_pipeline.resources import PriceSourceResource, StorageResource
+
+
+def _partition_of(dates: pd.Series, days: pd.DatetimeIndex) -> pd.Series:
+    """The partition a quarantined row is stored in: its own day, else the weekday before it
+    (a weekend row), else the run's last day (a row whose date could not be read)."""
+    slot = days.searchsorted(dates.fillna(days[-1]), side="right") - 1
+    return pd.Series(days[slot.clip(min=0)], index=dates.index)
 
 
 @dg.multi_asset(
@@ -14,50 +23,80 @@ from finrnn_pipeline.resources import PriceSourceResource
             group_name="ingest",
             description="Accepted daily prices, one row per ticker; a partition is one trading day.",
             kinds={"parquet"},
+            metadata=table_definition_metadata("raw_prices"),
+            owners=OWNERS,
         ),
         "price_quarantine": dg.AssetOut(
             io_manager_key="parquet_io_manager",
             group_name="ingest",
-            description="Price rows rejected on ingest with file, line, raw value and reason; "
+            description="Price rows rejected on ingest with file, line, raw values and reason; "
             "a partition is one trading day.",
             kinds={"parquet"},
+            metadata=table_definition_metadata("price_quarantine"),
+            owners=OWNERS,
         ),
     },
+    check_specs=[
+        dg.AssetCheckSpec(
+            "rows_balance",
+            asset="raw_prices",
+            description="Rows read equal rows stored in raw_prices plus price_quarantine.",
+        )
+    ],
     partitions_def=trading_days,
     backfill_policy=dg.BackfillPolicy.single_run(),
 )
-def ingest_prices(context: dg.AssetExecutionContext, price_source: PriceSourceResource):
+def ingest_prices(
+    context: dg.AssetExecutionContext, price_source: PriceSourceResource, storage: StorageResource
+):
     start, end = date_bounds(context)
+    result = price_source.read(start, end)
     days = pd.DatetimeIndex(partition_dates(context))
-    result = price_source.read(start, end, trading_days=days)
-    # Rows dated on a weekend are stored with the trading day whose partition window holds them.
-    quarantine = result.quarantine.copy()
-    slot = days.searchsorted(quarantine["date"], side="right") - 1
-    quarantine["date"] = days[slot.clip(min=0)]
+    quarantine = result.quarantine.assign(date=_partition_of(result.quarantine["date"], days))
     by_reason = result.quarantined_by_reason()
-    prices = result.prices
-    context.log.info(
-        f"Read {result.rows_read} rows from {len(result.files)} file(s): "
-        f"{result.rows_accepted} accepted, {result.rows_quarantined} quarantined {by_reason}."
-    )
+    context.log.info(result.summary())
+    if len(result.flags):
+        context.log.warning(
+            f"{len(result.flags)} one-day moves look like unadjusted splits or scale glitches "
+            f"(first: {result.flags.iloc[0]['ticker']} on {result.flags.iloc[0]['date']:%Y-%m-%d}); "
+            "add them to the price source's splits if they are."
+        )
     yield dg.Output(
-        prices,
+        result.prices,
         output_name="raw_prices",
         metadata={
             "rows_read": result.rows_read,
             "rows_accepted": result.rows_accepted,
             "rows_quarantined": result.rows_quarantined,
-            **{f"quarantined_{k}": v for k, v in sorted(by_reason.items())},
-            **{f"repair_{k}": v for k, v in sorted(result.repairs.items())},
-            "tickers": prices["ticker"].nunique(),
+            **{f"quarantined_{k}": v for k, v in by_reason.items()},
+            **{f"repair_{k}": v for k, v in result.repairs.items()},
+            "suspected_splits": len(result.flags),
+            "missing_sessions": sum(result.missing_sessions.values()),
+            "tickers": result.prices["ticker"].nunique(),
             "first_date": start.strftime("%Y-%m-%d"),
             "last_date": end.strftime("%Y-%m-%d"),
-            "dates_with_rows": prices["date"].nunique(),
-            "source": dg.MetadataValue.path(str(price_source.resolved_path())),
+            "dates_with_rows": result.prices["date"].nunique(),
+            "files": len(result.files),
+            "source": dg.MetadataValue.path(price_source.resolved_path()),
         },
     )
     yield dg.Output(
         quarantine,
         output_name="price_quarantine",
-        metadata={"rows": len(quarantine), **{k: v for k, v in sorted(by_reason.items())}},
+        metadata={"rows": len(quarantine), **by_reason},
+    )
+    # Count what actually landed on disk, independently of the reader's own bookkeeping.
+    stored_prices = len(read_table(storage.path("raw_prices"), start, end, columns=["ticker"]))
+    stored_quarantine = len(
+        read_table(storage.path("price_quarantine"), start, end, columns=["ticker"])
+    )
+    yield dg.AssetCheckResult(
+        check_name="rows_balance",
+        asset_key="raw_prices",
+        passed=result.rows_read == stored_prices + stored_quarantine,
+        metadata={
+            "rows_read": result.rows_read,
+            "rows_stored": stored_prices,
+            "rows_quarantined_stored": stored_quarantine,
+        },
     )

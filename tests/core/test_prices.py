@@ -1,9 +1,29 @@
+import gzip
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from finrnn_core.errors import DataError
-from finrnn_core.prices import read_prices
+from finrnn_core.errors import ConfigError, DataError
+from finrnn_core.prices import CsvDialect, Split, read_prices
+
+
+def write(folder, name, text, encoding="utf-8"):
+    path = folder / name
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+def balanced(result):
+    return result.rows_read == result.rows_accepted + result.rows_quarantined
+
+
+def closes(result, ticker):
+    rows = result.prices[result.prices["ticker"] == ticker]
+    return dict(zip(rows["date"].dt.strftime("%Y-%m-%d"), rows["adj_close"], strict=True))
+
+
+# ------------------------------------------------------------------ real files, both sample layouts
 
 
 def test_wide_close_table_from_real_gzip_csv(shared_data):
@@ -11,11 +31,8 @@ def test_wide_close_table_from_real_gzip_csv(shared_data):
         shared_data / "us_large_caps_close_1990_2022.csv.gz", "2022-01-03", "2022-12-28"
     )
     assert result.prices["ticker"].nunique() == 20
-    assert result.rows_read == result.rows_accepted + result.rows_quarantined
-    aapl = result.prices[
-        (result.prices["ticker"] == "AAPL") & (result.prices["date"] == "2022-12-28")
-    ]
-    assert aapl["adj_close"].item() == pytest.approx(125.674)
+    assert balanced(result) and result.rows_quarantined == 0
+    assert closes(result, "AAPL")["2022-12-28"] == pytest.approx(125.674)
     assert result.prices["date"].min() == pd.Timestamp("2022-01-03")
 
 
@@ -37,63 +54,357 @@ def test_bundled_sample_reads_both_layouts(sample_dir):
     assert result.rows_read == 754 * 21
 
 
-def write(tmp_path, name, text):
-    path = tmp_path / name
-    path.write_text(text)
-    return path
+# ------------------------------------------------------------------------------------ layouts
 
 
-def test_bad_rows_are_quarantined_and_counted(tmp_path):
+def test_yahoo_layout_uses_adj_close(tmp_path):
     path = write(
         tmp_path,
-        "XYZ.csv",
-        "Date,Open,High,Low,Close,Adj Close,Volume\n"
-        "2021-03-01,1,1,1,10,10,100\n"
-        "2021-03-02,1,1,1,null,null,100\n"
-        "2021-03-03,1,1,1,-5,-5,100\n"
-        "2021-03-03,1,1,1,11,11,100\n"
-        "2021-03-04,1,1,1,12,12,100\n",
+        "MSFT.csv",
+        "Date,Open,High,Low,Close,Adj Close,Volume\n2021-03-01,1,2,0.5,10,9,100\n",
+    )
+    row = read_prices(path).prices.iloc[0]
+    assert (row["ticker"], row["close"], row["adj_close"], row["volume"]) == ("MSFT", 10, 9, 100)
+
+
+def test_kaggle_layout_with_openint(tmp_path):
+    path = write(
+        tmp_path,
+        "aapl.us.txt",
+        "Date,Open,High,Low,Close,Volume,OpenInt\n2017-11-09,175.11,176.1,173.14,175.88,29533086,0\n",
     )
     result = read_prices(path)
-    assert result.rows_read == 5
-    assert result.rows_accepted == 3  # the good row of 2021-03-03 is kept
-    assert result.quarantined_by_reason() == {"missing_price": 1, "non_positive_price": 1}
-    assert result.rows_read == result.rows_accepted + result.rows_quarantined
-    q = result.quarantine.sort_values("row_number")
-    assert q["row_number"].tolist() == [3, 4]
-    assert q["raw_value"].tolist() == ["null", "-5"]
-    assert q["column"].tolist() == ["Adj Close", "Adj Close"]
+    row = result.prices.iloc[0]
+    assert row["ticker"] == "aapl.us"
+    assert row["adj_close"] == 175.88 and row["volume"] == 29533086
 
 
-def test_duplicate_date_keeps_first_and_quarantines_the_rest(tmp_path):
-    path = write(tmp_path, "wide.csv", "Date,A,B\n2021-03-01,1,2\n2021-03-01,3,4\n2021-03-02,5,6\n")
+def test_stooq_per_ticker_file(tmp_path):
+    path = write(
+        tmp_path,
+        "spy.us.csv",
+        "Date,Open,High,Low,Close,Volume\n2021-03-01,384.0,386.0,380.0,385.5,1000\n",
+    )
+    assert closes(read_prices(path), "spy.us") == {"2021-03-01": 385.5}
+
+
+def test_stooq_bulk_file_with_angle_bracket_headers(tmp_path):
+    path = write(
+        tmp_path,
+        "bulk.txt",
+        "<TICKER>,<PER>,<DATE>,<TIME>,<OPEN>,<HIGH>,<LOW>,<CLOSE>,<VOL>,<OPENINT>\n"
+        "AAPL.US,D,20210301,000000,123.75,127.93,122.79,127.79,116307892,0\n"
+        "MSFT.US,D,20210301,000000,235.9,237.47,233.15,236.94,25324000,0\n"
+        "AAPL.US,D,20210302,000000,128.41,128.72,125.01,125.12,102260945,0\n",
+    )
     result = read_prices(path)
-    assert result.rows_read == 6 and result.rows_accepted == 4
-    assert result.quarantined_by_reason() == {"duplicate_date": 2}
-    first = result.prices[
-        (result.prices["ticker"] == "A") & (result.prices["date"] == "2021-03-01")
-    ]
-    assert first["adj_close"].item() == 1
+    assert closes(result, "AAPL.US") == {"2021-03-01": 127.79, "2021-03-02": 125.12}
+    assert closes(result, "MSFT.US") == {"2021-03-01": 236.94}
+    assert result.prices["volume"].max() == 116307892
+
+
+def test_long_multi_ticker_table_with_symbol_column(tmp_path):
+    path = write(
+        tmp_path,
+        "long.csv",
+        "date,symbol,open,high,low,close,adj_close,volume\n"
+        "2021-03-01,A,1,1,1,10,9.5,5\n2021-03-01,B,1,1,1,20,,5\n",
+    )
+    result = read_prices(path)
+    assert closes(result, "A") == {"2021-03-01": 9.5}
+    assert closes(result, "B") == {"2021-03-01": 20}  # empty adj close: the plain close
+
+
+def test_wide_table_one_column_per_ticker(tmp_path):
+    path = write(tmp_path, "wide.csv", "Date,AAA,BBB\n2021-03-01,1,2\n2021-03-02,3,4\n")
+    result = read_prices(path)
+    assert closes(result, "AAA") == {"2021-03-01": 1, "2021-03-02": 3}
+    assert closes(result, "BBB") == {"2021-03-01": 2, "2021-03-02": 4}
+
+
+def test_single_series_file_takes_the_ticker_from_the_file_name(tmp_path):
+    path = write(tmp_path, "WTI.csv", "DATE,DCOILWTICO\n2021-03-01,60.64\n2021-03-02,59.75\n")
+    assert closes(read_prices(path), "WTI") == {"2021-03-01": 60.64, "2021-03-02": 59.75}
+
+
+def test_headers_match_case_and_whitespace_insensitively(tmp_path):
+    path = write(tmp_path, "X.csv", " DATE ,  adj_close ,CLOSE\n2021-03-01,5,6\n")
+    assert closes(read_prices(path), "X") == {"2021-03-01": 5}
+
+
+def test_explicit_column_map_and_dialect(tmp_path):
+    path = write(
+        tmp_path,
+        "eu.csv",
+        "Datum;Kurs;Umsatz\n01.03.2021;1.234,50;1.000\n02.03.2021;1.240,00;2.000\n",
+    )
+    result = read_prices(
+        path,
+        column_map={"Datum": "date", "Kurs": "close", "Umsatz": "volume"},
+        dialect=CsvDialect(delimiter=";", decimal=",", thousands=".", date_format="%d.%m.%Y"),
+    )
+    assert closes(result, "eu") == {"2021-03-01": 1234.5, "2021-03-02": 1240.0}
+    assert result.prices["volume"].tolist() == [1000, 2000]
+
+
+def test_parquet_csv_and_gzip_give_the_same_rows(tmp_path):
+    frame = pd.DataFrame(
+        {"Date": pd.bdate_range("2021-03-01", periods=5).date, "A": np.arange(1.0, 6.0), "B": 2.0}
+    )
+    frame.to_parquet(tmp_path / "p.parquet", index=False)
+    frame.to_csv(tmp_path / "c.csv", index=False)
+    with gzip.open(tmp_path / "g.csv.gz", "wt") as fh:
+        frame.to_csv(fh, index=False)
+    drop = lambda f: f.drop(columns="source_file")  # noqa: E731
+    from_parquet = drop(read_prices(tmp_path / "p.parquet").prices)
+    pd.testing.assert_frame_equal(from_parquet, drop(read_prices(tmp_path / "c.csv").prices))
+    pd.testing.assert_frame_equal(from_parquet, drop(read_prices(tmp_path / "g.csv.gz").prices))
+
+
+def test_folder_and_glob_sources(tmp_path):
+    write(tmp_path, "A.csv", "Date,Close\n2021-03-01,1\n")
+    (tmp_path / "sub").mkdir()
+    write(tmp_path / "sub", "B.csv", "Date,Close\n2021-03-01,2\n")
+    write(tmp_path, "notes.md", "not prices")
+    assert set(read_prices(tmp_path).prices["ticker"]) == {"A"}
+    assert set(read_prices(f"{tmp_path}/**/*.csv").prices["ticker"]) == {"A", "B"}
+    with pytest.raises(DataError, match=r"No price files .* match"):
+        read_prices(f"{tmp_path}/*.xlsx")
+
+
+# ------------------------------------------------------------------------------------- quirks
+
+
+def test_null_nan_empty_and_dash_cells_are_quarantined_with_raw_values(tmp_path):
+    path = write(
+        tmp_path,
+        "wide.csv",
+        "Date,A\n2021-03-01,null\n2021-03-02,NaN\n2021-03-03,\n2021-03-04,-\n2021-03-05,7\n",
+    )
+    result = read_prices(path)
+    assert result.rows_accepted == 1 and balanced(result)
+    q = result.quarantine.sort_values("row_number")
+    assert q["reason"].unique().tolist() == ["missing_price"]
+    assert q["raw_value"].tolist() == ["null", "NaN", "", "-"]
+    assert q["raw_date"].tolist() == ["2021-03-01", "2021-03-02", "2021-03-03", "2021-03-04"]
+    assert q["row_number"].tolist() == [2, 3, 4, 5]
+
+
+def test_date_only_rows_are_quarantined(tmp_path):
+    path = write(
+        tmp_path,
+        "Z.csv",
+        "Date,Open,High,Low,Close,Volume\n2021-03-01,1,1,1,5,1\n2021-03-02\n2021-03-03,,,,,\n",
+    )
+    result = read_prices(path)
+    assert result.rows_accepted == 1
+    assert result.quarantined_by_reason() == {"missing_price": 2}
+    assert sorted(result.quarantine["row_number"]) == [3, 4]
+    assert "2021-03-02" in result.quarantine["raw_value"].tolist()
+
+
+def test_duplicate_dates_keep_the_first_usable_row(tmp_path):
+    path = write(
+        tmp_path,
+        "D.csv",
+        "Date,Close\n2021-03-01,1\n2021-03-01,2\n2021-03-02,-5\n2021-03-02,3\n",
+    )
+    result = read_prices(path)
+    assert closes(result, "D") == {"2021-03-01": 1, "2021-03-02": 3}
+    assert result.quarantined_by_reason() == {"duplicate_date": 1, "non_positive_price": 1}
+    assert result.repairs["duplicate_rows_dropped"] == 1
 
 
 def test_two_days_with_identical_prices_are_both_kept(tmp_path):
-    path = write(tmp_path, "wide.csv", "Date,A\n2021-03-01,5\n2021-03-02,5\n")
+    path = write(tmp_path, "S.csv", "Date,Close\n2021-03-01,5\n2021-03-02,5\n")
     assert read_prices(path).rows_accepted == 2
 
 
-def test_descending_dates_are_sorted_and_the_repair_counted(tmp_path):
-    path = write(tmp_path, "wide.csv", "Date,A\n2021-03-03,3\n2021-03-02,2\n2021-03-01,1\n")
-    result = read_prices(path)
+@pytest.mark.parametrize(
+    "order", [["03", "02", "01"], ["02", "03", "01"]], ids=["descending", "random"]
+)
+def test_unsorted_dates_are_sorted_and_the_repair_counted(tmp_path, order):
+    body = "".join(f"2021-03-{d},{int(d)}\n" for d in order)
+    result = read_prices(write(tmp_path, "U.csv", "Date,Close\n" + body))
     assert result.prices["adj_close"].tolist() == [1, 2, 3]
     assert result.repairs == {"tickers_sorted_by_date": 1}
 
 
-def test_weekend_rows_are_quarantined_when_trading_days_are_given(tmp_path):
-    path = write(tmp_path, "wide.csv", "Date,A\n2021-03-05,1\n2021-03-06,2\n2021-03-08,3\n")
-    days = pd.bdate_range("2021-03-01", "2021-03-12")
-    result = read_prices(path, trading_days=days)
+def test_timezone_aware_timestamps_keep_the_exchange_local_date(tmp_path):
+    path = write(
+        tmp_path,
+        "TZ.csv",
+        "Date,Close\n"
+        "2021-03-01T16:00:00-05:00,1\n"  # New York close
+        "2021-03-02T21:00:00Z,2\n"  # the same instant in UTC, a day later
+        "2021-03-03 22:30:00+01:00,3\n",  # 16:30 New York
+    )
+    result = read_prices(path)
+    assert list(closes(result, "TZ")) == ["2021-03-01", "2021-03-02", "2021-03-03"]
+    assert result.repairs["timezone_normalised"] == 3
+
+
+def test_timezone_aware_parquet_timestamps(tmp_path):
+    stamps = pd.to_datetime(["2021-03-01 21:00", "2021-03-02 21:00"]).tz_localize("UTC")
+    pd.DataFrame({"timestamp": stamps, "close": [1.0, 2.0]}).to_parquet(tmp_path / "P.parquet")
+    result = read_prices(tmp_path / "P.parquet")
+    assert list(closes(result, "P")) == ["2021-03-01", "2021-03-02"]
+
+
+def test_byte_order_mark_before_the_header(tmp_path):
+    path = write(tmp_path, "BOM.csv", "\ufeffDate,Close\n2021-03-01,4\n")
+    assert closes(read_prices(path), "BOM") == {"2021-03-01": 4}
+
+
+def test_abbreviated_volumes(tmp_path):
+    path = write(
+        tmp_path,
+        "V.csv",
+        "Date,Close,Volume\n2021-03-01,1,68.18K\n2021-03-02,1,1.2M\n2021-03-03,1,3b\n2021-03-04,1,500\n",
+    )
+    volumes = read_prices(path).prices["volume"].tolist()
+    assert volumes == pytest.approx([68180, 1_200_000, 3e9, 500])
+
+
+def test_all_zero_volume_index_is_accepted(tmp_path):
+    path = write(tmp_path, "IDX.csv", "Date,Close,Volume\n2021-03-01,100,0\n2021-03-02,101,0\n")
+    result = read_prices(path)
+    assert result.rows_accepted == 2 and result.rows_quarantined == 0
+
+
+def test_non_positive_prices_and_negative_volume_are_quarantined(tmp_path):
+    path = write(
+        tmp_path,
+        "N.csv",
+        "Date,Close,Volume\n2021-03-01,0,1\n2021-03-02,-1,1\n2021-03-03,5,-3\n2021-03-04,5,1\n",
+    )
+    result = read_prices(path)
+    assert result.quarantined_by_reason() == {"negative_volume": 1, "non_positive_price": 2}
+    assert result.rows_accepted == 1
+
+
+def test_implausible_jump_is_flagged_and_a_split_list_adjusts_it(tmp_path):
+    path = write(
+        tmp_path,
+        "SPL.csv",
+        "Date,Close,Volume\n2020-08-27,500,10\n2020-08-28,504,10\n2020-08-31,127,40\n2020-09-01,130,40\n",
+    )
+    flagged = read_prices(path)
+    assert flagged.rows_accepted == 4  # flagged, not dropped
+    assert flagged.flags[["ticker", "kind"]].values.tolist() == [["SPL", "suspected_split"]]
+    assert flagged.flags["date"].item() == pd.Timestamp("2020-08-31")
+    assert flagged.flags["value"].item() == pytest.approx(127 / 504)
+
+    adjusted = read_prices(path, splits=[Split("SPL", "2020-08-31", 4)])
+    assert adjusted.flags.empty
+    assert closes(adjusted, "SPL")["2020-08-28"] == pytest.approx(126)
+    assert adjusted.prices["volume"].iloc[0] == 40
+    assert adjusted.repairs["rows_split_adjusted"] == 2
+
+
+def test_unsafe_ticker_names_are_kept_faithfully(tmp_path):
+    path = write(tmp_path, "wide.csv", 'Date,../x,a/b,"with space",Zürich\n2021-03-01,1,2,3,4\n')
+    tickers = set(read_prices(path).prices["ticker"])
+    assert tickers == {"../x", "a/b", "with space", "Zürich"}
+
+
+def test_non_trading_days_are_quarantined_and_missing_sessions_reported(tmp_path):
+    path = write(
+        tmp_path,
+        "C.csv",
+        "Date,Close\n2021-03-05,1\n2021-03-06,2\n2021-03-08,3\n2021-03-10,4\n",
+    )
+    sessions = pd.bdate_range("2021-03-01", "2021-03-12")
+    result = read_prices(path, trading_days=sessions)
     assert result.quarantined_by_reason() == {"non_trading_day": 1}
     assert result.quarantine["date"].item() == pd.Timestamp("2021-03-06")
+    assert result.missing_sessions == {"C": 1}  # 2021-03-09
+
+
+def test_unparseable_dates_are_quarantined_with_the_raw_text(tmp_path):
+    path = write(tmp_path, "B.csv", "Date,Close\n2021-03-01,1\nnot-a-date,2\nData by X,\n")
+    result = read_prices(path, "2021-01-01", "2021-12-31")
+    assert result.rows_read == 3 and balanced(result)
+    q = result.quarantine
+    assert q["reason"].tolist() == ["unparseable_date", "unparseable_date"]
+    assert q["raw_date"].tolist() == ["not-a-date", "Data by X"]
+    assert q["date"].isna().all()
+
+
+def test_one_date_format_per_column_and_ambiguity_is_an_error(tmp_path):
+    us = write(tmp_path, "US.csv", "Date,Close\n2021-03-01,1\n03/15/2021,2\n03/16/2021,3\n")
+    assert list(closes(read_prices(us), "US")) == ["2021-03-01", "2021-03-15", "2021-03-16"]
+    # 13/02 settles the column as day-first, so 01/02 is 1 February, never 2 January
+    eu = write(tmp_path, "EU.csv", "Date,Close\n13/02/2021,1\n01/02/2021,2\n")
+    assert closes(read_prices(eu), "EU") == {"2021-02-01": 2, "2021-02-13": 1}
+    # a value no chosen format reads is quarantined, not guessed
+    mixed = write(tmp_path, "MX.csv", "Date,Close\n03/15/2021,1\n03/16/2021,2\n17.03.2021,3\n")
+    result = read_prices(mixed)
+    assert list(closes(result, "MX")) == ["2021-03-15", "2021-03-16"]
+    assert result.quarantine[["raw_date", "reason"]].values.tolist() == [
+        ["17.03.2021", "unparseable_date"]
+    ]
+    ambiguous = write(tmp_path, "AM.csv", "Date,Close\n01/02/2021,1\n03/02/2021,2\n")
+    with pytest.raises(DataError, match=r"Ambiguous dates in column 'Date' of .*AM.csv.*date_format"):
+        read_prices(ambiguous)
+    with_format = read_prices(ambiguous, dialect=CsvDialect(date_format="%d/%m/%Y"))
+    assert list(closes(with_format, "AM")) == ["2021-02-01", "2021-02-03"]
+
+
+def test_blank_lines_keep_line_numbers_right(tmp_path):
+    path = write(tmp_path, "BL.csv", "Date,Close\n2021-03-01,1\n\n2021-03-02,-\n")
+    q = read_prices(path).quarantine
+    assert q["row_number"].tolist() == [4]
+
+
+def test_infinite_prices_are_quarantined(tmp_path):
+    path = write(tmp_path, "INF.csv", "Date,Close\n2021-03-01,inf\n2021-03-02,1\n")
+    result = read_prices(path)
+    assert result.quarantined_by_reason() == {"non_finite_price": 1}
+
+
+@pytest.mark.parametrize(
+    ("header", "message"),
+    [
+        (",Date,A\n0,2021-03-01,1\n", r"Column 1 of .* has no header name"),
+        ("Date,A,A\n2021-03-01,1,2\n", r"Column 'A' appears twice"),
+        ("Date,Open,High,Low,Volume\n2021-03-01,1,2,3,4\n", r"no price column"),
+    ],
+    ids=["unnamed-index", "duplicate", "ohlc-without-close"],
+)
+def test_bad_headers_are_errors_not_tickers(tmp_path, header, message):
+    with pytest.raises(DataError, match=message):
+        read_prices(write(tmp_path, "H.csv", header))
+
+
+def test_parquet_indexed_by_date(tmp_path):
+    frame = pd.DataFrame({"close": [1.0, 2.0]}, index=pd.bdate_range("2021-03-01", periods=2))
+    frame.to_parquet(tmp_path / "IX.parquet")  # the unnamed index is stored as a column
+    assert list(closes(read_prices(tmp_path / "IX.parquet"), "IX")) == ["2021-03-01", "2021-03-02"]
+
+
+def test_timezone_aware_timestamps_across_a_dst_change(tmp_path):
+    path = write(
+        tmp_path, "DST.csv", "Date,Close\n2021-03-12T16:00:00-05:00,1\n2021-03-15T16:00:00-04:00,2\n"
+    )
+    assert list(closes(read_prices(path), "DST")) == ["2021-03-12", "2021-03-15"]
+    stamps = pd.date_range("2021-03-11 16:00", periods=6, freq="D", tz="America/New_York")
+    pd.DataFrame({"Date": stamps, "Close": range(1, 7)}).to_parquet(tmp_path / "NY.parquet")
+    assert len(closes(read_prices(tmp_path / "NY.parquet"), "NY")) == 6
+
+
+def test_strict_mode_turns_any_quarantine_into_an_error(tmp_path):
+    path = write(tmp_path, "Q.csv", "Date,Close\n2021-03-01,1\n2021-03-02,null\n")
+    with pytest.raises(DataError, match=r"Strict ingest: 1 of 2 rows .*line 3 ticker 'Q'.*'null'"):
+        read_prices(path, strict=True)
+
+
+def test_header_only_and_empty_files(tmp_path):
+    header_only = write(tmp_path, "H.csv", "Date,Close\n")
+    result = read_prices(header_only)
+    assert result.rows_read == 0 and result.prices.empty
+    with pytest.raises(DataError, match=r"Cannot read price file .*E.csv"):
+        read_prices(write(tmp_path / "", "E.csv", ""))
 
 
 def test_unknown_layout_names_the_file_and_columns(tmp_path):
@@ -105,12 +416,14 @@ def test_unknown_layout_names_the_file_and_columns(tmp_path):
         read_prices(path)
 
 
-def test_unparseable_date_names_file_line_and_value(tmp_path):
-    path = write(tmp_path, "wide.csv", "Date,A\n2021-03-01,1\nnot-a-date,2\n")
-    with pytest.raises(
-        DataError, match=r"Unparseable dates in column 'Date' of .*wide.csv.*line 3: 'not-a-date'"
-    ):
-        read_prices(path)
+def test_bad_column_map_and_dialect_are_config_errors(tmp_path):
+    path = write(tmp_path, "A.csv", "Date,Close\n2021-03-01,1\n")
+    with pytest.raises(ConfigError, match=r"column_map\['Close'\]='price'"):
+        read_prices(path, column_map={"Close": "price"})
+    with pytest.raises(ConfigError, match=r"`decimal` must be '.' or ','"):
+        CsvDialect(decimal=";")
+    with pytest.raises(ConfigError, match=r"`ratio` must be > 0"):
+        Split("A", "2021-03-01", 0)
 
 
 def test_missing_source_and_empty_folder_are_clear(tmp_path):
@@ -120,21 +433,9 @@ def test_missing_source_and_empty_folder_are_clear(tmp_path):
         read_prices(tmp_path)
 
 
-def test_same_ticker_in_two_files_is_refused(tmp_path):
-    write(tmp_path, "a.csv", "Date,A\n2021-03-01,1\n")
-    write(tmp_path, "b.csv", "Date,A\n2021-03-02,1\n")
-    with pytest.raises(DataError, match=r"Ticker 'A' appears in two price files"):
-        read_prices(tmp_path)
-
-
-def test_parquet_and_csv_give_the_same_rows(tmp_path):
-    frame = pd.DataFrame(
-        {"Date": pd.bdate_range("2021-03-01", periods=5).date, "A": np.arange(1.0, 6.0)}
-    )
-    frame.to_parquet(tmp_path / "p.parquet", index=False)
-    frame.to_csv(tmp_path / "c.csv", index=False)
-    from_parquet = read_prices(tmp_path / "p.parquet").prices
-    from_csv = read_prices(tmp_path / "c.csv").prices
-    pd.testing.assert_frame_equal(
-        from_parquet.drop(columns="source_file"), from_csv.drop(columns="source_file")
-    )
+def test_same_ticker_in_two_files_is_merged_and_overlaps_deduplicated(tmp_path):
+    write(tmp_path, "2020.csv", "date,ticker,close\n2020-12-31,A,1\n2021-01-04,A,2\n")
+    write(tmp_path, "2021.csv", "date,ticker,close\n2021-01-04,A,9\n2021-01-05,A,3\n")
+    result = read_prices(tmp_path)
+    assert closes(result, "A") == {"2020-12-31": 1, "2021-01-04": 2, "2021-01-05": 3}
+    assert result.quarantined_by_reason() == {"duplicate_date": 1}

@@ -147,3 +147,18 @@ def test_windows_ending_on_uses_only_rows_up_to_the_date():
     np.testing.assert_array_equal(X[:, :, 0], [[1, 2, 3], [1, 2, 3]])
     tickers, X = windows_ending_on(frame, frame["date"].iloc[5], 3, feature_columns=COLS)
     assert tickers == ["A"]  # B has no row on that date
+
+
+def test_ticker_shorter_than_the_window_is_skipped_and_reported(tmp_path):
+    from finrnn_core.training import TrainingSpec, train_checkpoint
+
+    long_one = tiny(60, "A")
+    short_one = tiny(8, "B")
+    features = pd.concat([long_one, short_one], ignore_index=True)
+    features = features.rename(columns={"f": "ret_1d"})
+    for name in ("ret_5d", "ret_20d", "vol_20d", "ma_gap_20d"):
+        features[name] = features["ret_1d"] * 0.5
+    spec = TrainingSpec(cell_type="rnn", epochs=1, n_states=2, n_layers=1, n_time_steps=10)
+    ckpt = train_checkpoint(features, spec, features["date"].max(), tmp_path)
+    assert ckpt.tickers == ["A"]
+    assert ckpt.skipped_tickers == ["B"]

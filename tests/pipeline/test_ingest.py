@@ -1,0 +1,104 @@
+import dagster as dg
+import pandas as pd
+import pytest
+
+from finrnn_core.errors import DataError
+from finrnn_core.storage import read_table
+from finrnn_pipeline.resources import PriceSourceResource
+from tests.pipeline.conftest import run_assets
+
+INGEST = ["raw_prices", "price_quarantine"]
+
+
+def messy_folder(tmp_path):
+    folder = tmp_path / "prices"
+    folder.mkdir()
+    (folder / "ABC.csv").write_text(
+        "Date,Open,High,Low,Close,Adj Close,Volume\n"
+        "2018-01-12,1,1,1,10,10,5\n"
+        "2018-01-13,1,1,1,11,11,5\n"  # Saturday
+        "2018-01-15,1,1,1,11,11,5\n"  # Martin Luther King Day: not an NYSE session
+        "2018-01-16,1,1,1,null,null,5\n"
+        "garbage line,1,1,1,1,1,1\n"
+        "2018-01-17,1,1,1,12,12,5\n"
+    )
+    return folder
+
+
+def test_calendar_holidays_weekends_and_bad_rows_are_quarantined_in_their_partitions(tmp_path):
+    root = tmp_path / "store"
+    instance = dg.DagsterInstance.ephemeral()
+    result = run_assets(
+        root,
+        "2018-01-12",
+        "2018-01-17",
+        INGEST,
+        price_path=str(messy_folder(tmp_path)),
+        instance=instance,
+    )
+    assert result.success
+    q = read_table(root / "price_quarantine")
+    stored = sorted(zip(q["date"].dt.strftime("%Y-%m-%d"), q["reason"], q["raw_date"], strict=True))
+    assert stored == [
+        ("2018-01-12", "non_trading_day", "2018-01-13"),  # a Saturday row sits with Friday
+        ("2018-01-15", "non_trading_day", "2018-01-15"),  # the holiday's own (empty) partition
+        ("2018-01-16", "missing_price", "2018-01-16"),
+        ("2018-01-17", "unparseable_date", "garbage line"),  # undated: the run's last day
+    ]
+    assert sorted(read_table(root / "raw_prices")["date"].dt.day) == [12, 17]
+
+    checks = result.get_asset_check_evaluations()
+    assert [(c.check_name, c.passed) for c in checks] == [("rows_balance", True)]
+    assert checks[0].metadata["rows_read"].value == 6
+
+
+def test_strict_source_fails_the_run_naming_the_row(tmp_path):
+    with pytest.raises(DataError, match=r"Strict ingest: 4 of 6 rows .*ABC.csv"):
+        run_assets(
+            tmp_path / "store",
+            "2018-01-12",
+            "2018-01-17",
+            INGEST,
+            price_source=PriceSourceResource(path=str(messy_folder(tmp_path)), strict=True),
+        )
+
+
+def test_unsafe_ticker_names_never_escape_the_storage_root(tmp_path):
+    folder = tmp_path / "prices"
+    folder.mkdir()
+    (folder / "wide.csv").write_text(
+        'Date,../../escape,a/b,"with space"\n2018-01-12,1,2,3\n2018-01-16,1,2,3\n'
+    )
+    root = tmp_path / "store"
+    assert run_assets(root, "2018-01-12", "2018-01-16", INGEST, price_path=str(folder)).success
+    stored = read_table(root / "raw_prices")
+    assert set(stored["ticker"]) == {"../../escape", "a/b", "with space"}
+    outside = [p for p in tmp_path.rglob("*") if p.is_file() and root not in p.parents]
+    assert sorted(p.name for p in outside) == ["wide.csv"]
+
+
+def test_user_dialect_and_column_map_from_resource_config(tmp_path):
+    folder = tmp_path / "prices"
+    folder.mkdir()
+    (folder / "eu.csv").write_text("Datum;Kurs\n12.01.2018;1.234,5\n16.01.2018;1.240,0\n")
+    source = PriceSourceResource(
+        path=str(folder / "*.csv"),
+        column_map={"Datum": "date", "Kurs": "close"},
+        delimiter=";",
+        decimal=",",
+        thousands=".",
+        date_format="%d.%m.%Y",
+    )
+    root = tmp_path / "store"
+    assert run_assets(root, "2018-01-12", "2018-01-16", INGEST, price_source=source).success
+    assert read_table(root / "raw_prices")["adj_close"].tolist() == [1234.5, 1240.0]
+
+
+def test_sample_ingest_reports_no_missing_sessions(tmp_path):
+    result = run_assets(tmp_path, "2018-06-01", "2018-07-31", INGEST)
+    meta = result.get_asset_materialization_events()[0].materialization.metadata
+    assert meta["missing_sessions"].value == 0
+    assert meta["rows_read"].value == meta["rows_accepted"].value
+    # 2018-07-04 is a holiday: an empty partition, not a failure
+    assert read_table(tmp_path / "raw_prices", "2018-07-04", "2018-07-04").empty
+    assert pd.Timestamp("2018-07-04") not in set(read_table(tmp_path / "raw_prices")["date"])
