@@ -167,6 +167,8 @@ class PriceIngest:
         flags: accepted rows worth a look (``suspected_split`` one-day jumps): :data:`FLAG_COLUMNS`.
         missing_sessions: per ticker, trading days inside its history with no row.
         files: the files read.
+        files_skipped: files in the source folder that were not read (not a supported
+            extension, or a name starting with ``.`` or ``_``).
     """
 
     prices: pd.DataFrame
@@ -176,6 +178,7 @@ class PriceIngest:
     flags: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(FLAG_COLUMNS)))
     missing_sessions: dict[str, int] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
+    files_skipped: list[str] = field(default_factory=list)
 
     @property
     def rows_accepted(self) -> int:
@@ -189,11 +192,15 @@ class PriceIngest:
         return dict(sorted(Counter(self.quarantine["reason"]).items()))
 
     def summary(self) -> str:
-        """One line: read / accepted / quarantined by reason."""
-        return (
+        """One line: read / accepted / quarantined by reason, and files skipped."""
+        line = (
             f"{self.rows_read} rows read from {len(self.files)} file(s): {self.rows_accepted} "
             f"accepted, {self.rows_quarantined} quarantined {self.quarantined_by_reason()}"
         )
+        if self.files_skipped:
+            names = ", ".join(Path(p).name for p in self.files_skipped[:5])
+            line += f"; {len(self.files_skipped)} file(s) skipped as not price files: {names}"
+        return line
 
 
 def list_price_files(source: str | Path) -> list[Path]:
@@ -266,6 +273,12 @@ def read_prices(
     start_ts = pd.Timestamp(start) if start is not None else None
     end_ts = pd.Timestamp(end) if end is not None else None
     files = list_price_files(source)
+    folder = Path(str(source)).expanduser()
+    skipped = (
+        sorted(str(p) for p in folder.iterdir() if p.is_file() and not _is_supported(p))
+        if folder.is_dir()
+        else []
+    )
     repairs: Counter[str] = Counter()
     long = pd.concat(
         [_read_one(path, mapping, dialect, exchange_tz, repairs) for path in files],
@@ -334,6 +347,7 @@ def read_prices(
         flags=_flag_jumps(prices, jump_threshold),
         missing_sessions=_missing_sessions(prices, sessions),
         files=[str(p) for p in files],
+        files_skipped=skipped,
     )
 
 

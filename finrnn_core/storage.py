@@ -123,7 +123,10 @@ def write_partition(
     missing = [name for name in schema.names if name not in frame.columns]
     if missing:
         raise DataError(f"Columns {missing} missing from rows written to {str(table_dir)!r}.")
-    table = pa.Table.from_pandas(frame[schema.names], schema=schema, preserve_index=False)
+    if len(frame) == 0:
+        table = schema.empty_table()  # column dtypes of an empty frame are often just 'object'
+    else:
+        table = pa.Table.from_pandas(frame[schema.names], schema=schema, preserve_index=False)
     target_dir.mkdir(parents=True, exist_ok=True)
     final = target_dir / PART_FILE
     tmp = target_dir / f".{PART_FILE}.{uuid.uuid4().hex}.tmp"

@@ -261,6 +261,11 @@ def build_training_set(
         ok[ok] = w.target_dates[ok] <= np.datetime64(cutoff_ts)
         if ok.any():
             eligible.append((w, np.flatnonzero(ok)))
+    if features.empty:
+        raise DataError(
+            f"No feature rows on or before cutoff {cutoff_ts:%Y-%m-%d}: the price source holds "
+            "no usable prices before that date, or price_features was not materialized for it."
+        )
     if not eligible:
         raise DataError(
             f"No training window has a target realized on or before cutoff {cutoff_ts:%Y-%m-%d} "

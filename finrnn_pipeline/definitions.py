@@ -19,6 +19,12 @@ end_to_end_job = dg.define_asset_job(
     description="Ingest, features, training and predictions for a range of trading days in one run.",
 )
 
+ingest_job = dg.define_asset_job(
+    "ingest_job",
+    selection=["raw_prices", "price_quarantine"],
+    description="Ingest prices (and quarantine what cannot be used) for a range of trading days.",
+)
+
 
 def build_resources(storage_root: str | None = None, price_path: str | None = None) -> dict:
     """Resources from arguments, else FINRNN_STORAGE_ROOT / FINRNN_PRICE_PATH / FINRNN_DEVICE."""
@@ -37,4 +43,4 @@ def build_resources(storage_root: str | None = None, price_path: str | None = No
 
 ALL_ASSETS = [ingest_prices, price_features, *checkpoint_assets, predictions]
 
-defs = dg.Definitions(assets=ALL_ASSETS, jobs=[end_to_end_job], resources=build_resources())
+defs = dg.Definitions(assets=ALL_ASSETS, jobs=[end_to_end_job, ingest_job], resources=build_resources())

@@ -16,7 +16,7 @@ from pathlib import Path
 DEFAULT_DAGSTER_HOME = Path(".finrnn") / "dagster_home"
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="finrnn-demo",
         description="Materialize prices -> features -> LSTM/GRU/RNN checkpoints -> predictions "
@@ -42,43 +42,113 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--cutoff", default="", help="training cut-off YYYY-MM-DD (default: 80%% of the range)"
     )
     parser.add_argument("--epochs", type=int, default=None, help="training epochs per model")
-    return parser.parse_args(argv)
+    return parser
+
+
+def _trading_day(parser: argparse.ArgumentParser, name: str, value: str, forward: bool):
+    import pandas as pd
+
+    try:
+        day = pd.Timestamp(value)
+    except ValueError:
+        parser.error(f"--{name} must be a date YYYY-MM-DD. Received: {value!r}")
+    # Partitions are weekdays: a weekend start moves to Monday, a weekend end to Friday.
+    offset = pd.offsets.BDay(1 if forward else -1)
+    return day if day.dayofweek < 5 else day + offset
+
+
+def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.Namespace:
+    """Validate the arguments before anything runs, so mistakes cost nothing."""
+    import pandas as pd
+
+    from finrnn_pipeline.partitions import PARTITIONS_START
+
+    args.start = _trading_day(parser, "start", args.start, forward=True)
+    args.end = _trading_day(parser, "end", args.end, forward=False)
+    if args.start > args.end:
+        parser.error(f"--start {args.start:%Y-%m-%d} is after --end {args.end:%Y-%m-%d}.")
+    if args.start < pd.Timestamp(PARTITIONS_START):
+        parser.error(
+            f"--start {args.start:%Y-%m-%d} is before the first trading-day partition "
+            f"{PARTITIONS_START}; set FINRNN_PARTITIONS_START=YYYY-MM-DD for a longer history."
+        )
+    if args.cutoff:
+        cutoff = _trading_day(parser, "cutoff", args.cutoff, forward=False)
+        if not args.start < cutoff < args.end:
+            parser.error(
+                f"--cutoff {cutoff:%Y-%m-%d} must lie inside {args.start:%Y-%m-%d}..{args.end:%Y-%m-%d}: "
+                "training uses the days before it and predictions the days after it."
+            )
+        args.cutoff = f"{cutoff:%Y-%m-%d}"
+    if args.epochs is not None and args.epochs <= 0:
+        parser.error(f"--epochs must be > 0. Received: {args.epochs}")
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+    parser = build_parser()
+    args = check_args(parser, parser.parse_args(argv))
     home = Path(os.environ.setdefault("DAGSTER_HOME", str(DEFAULT_DAGSTER_HOME.resolve())))
     home.mkdir(parents=True, exist_ok=True)
     if not (home / "dagster.yaml").exists():
         # A local, offline instance: SQLite storage in DAGSTER_HOME (Dagster's default), no telemetry.
         (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    os.environ["FINRNN_STORAGE_ROOT"] = str(Path(args.storage_root).resolve())
+    root = Path(args.storage_root).resolve()
+    os.environ["FINRNN_STORAGE_ROOT"] = str(root)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter
 
     import dagster as dg
+    import pandas as pd
 
+    from finrnn_core.storage import missing_partitions, partition_dates
+    from finrnn_pipeline.assets.features import LOOKBACK_PARTITIONS
     from finrnn_pipeline.definitions import build_resources, defs
+    from finrnn_pipeline.partitions import trading_days
 
     instance = dg.DagsterInstance.get()
-    job = defs.resolve_job_def("end_to_end_job")
+    resources = build_resources(str(root), args.prices or None)
+    quiet = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
+    start, end = f"{args.start:%Y-%m-%d}", f"{args.end:%Y-%m-%d}"
+    print(f"finrnn demo: {start}..{end}, storage {root}")
+    print(f"Dagster instance: {home}")
+
+    # Features on the first day need ~7 weeks of earlier prices: ingest them first if absent.
+    keys = trading_days.get_partition_keys()
+    first = keys.index(start)
+    lookback = keys[max(0, first - LOOKBACK_PARTITIONS) : first]
+    if lookback and missing_partitions(root / "raw_prices", lookback):
+        print(f"Ingesting the feature lookback {lookback[0]}..{lookback[-1]} first.")
+        ingest = defs.resolve_job_def("ingest_job").execute_in_process(
+            instance=instance,
+            run_config=quiet,
+            resources=resources,
+            tags=_range_tags(lookback[0], lookback[-1]),
+            raise_on_error=False,
+        )
+        if not ingest.success:
+            print(f"Run {ingest.run_id} FAILED; see the logs above or the UI.", file=sys.stderr)
+            return 1
+    elsewhere = [d for d in partition_dates(root / "price_features") if not start <= d <= end]
+    if elsewhere:
+        print(
+            f"Note: {root} already holds price_features for {len(elsewhere)} other day(s) "
+            f"({elsewhere[0]}..{elsewhere[-1]}); training uses every stored feature row up to "
+            "the cut-off. Use --storage-root DIR to keep experiments apart."
+        )
+
     training: dict = {"cutoff": args.cutoff}
     if args.epochs is not None:
         training["epochs"] = args.epochs
     run_config = {
         "ops": {f"{c}_checkpoint": {"config": training} for c in ("lstm", "gru", "rnn")},
-        "loggers": {"console": {"config": {"log_level": "INFO"}}},
+        **quiet,
     }
-    print(f"finrnn demo: {args.start}..{args.end}, storage {os.environ['FINRNN_STORAGE_ROOT']}")
-    print(f"Dagster instance: {home}")
     began = time.monotonic()
-    result = job.execute_in_process(
+    result = defs.resolve_job_def("end_to_end_job").execute_in_process(
         instance=instance,
         run_config=run_config,
-        resources=build_resources(os.environ["FINRNN_STORAGE_ROOT"], args.prices or None),
-        tags={
-            "dagster/asset_partition_range_start": args.start,
-            "dagster/asset_partition_range_end": args.end,
-        },
+        resources=resources,
+        tags=_range_tags(start, end),
         raise_on_error=False,
     )
     seconds = time.monotonic() - began
@@ -88,8 +158,15 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
-    print_summary(result, Path(os.environ["FINRNN_STORAGE_ROOT"]), seconds)
+    print_summary(result, root, seconds, pd.Timestamp(start), pd.Timestamp(end))
     return 0
+
+
+def _range_tags(start: str, end: str) -> dict[str, str]:
+    return {
+        "dagster/asset_partition_range_start": start,
+        "dagster/asset_partition_range_end": end,
+    }
 
 
 def _last_metadata(result, asset: str) -> dict:
@@ -99,7 +176,7 @@ def _last_metadata(result, asset: str) -> dict:
     return {k: v.value for k, v in events[-1].materialization.metadata.items()}
 
 
-def print_summary(result, root: Path, seconds: float) -> None:
+def print_summary(result, root: Path, seconds: float, start, end) -> None:
     from finrnn_core.metrics import pearson
     from finrnn_core.storage import read_table
 
@@ -112,7 +189,7 @@ def print_summary(result, root: Path, seconds: float) -> None:
         f"{prices.get('first_date')}..{prices.get('last_date')})",
     ]
     predictions_dir = root / "predictions"
-    table = read_table(predictions_dir)
+    table = read_table(predictions_dir, start=start, end=end)
     lines.append(
         "Model   cutoff      windows (in/out)   corr in-sample  corr out-of-sample  corr after cutoff"
     )

@@ -131,6 +131,12 @@ def build_checkpoint_asset(cell_type: str) -> dg.AssetsDefinition:
             strict_device=compute.strict_device,
             callback=log_epoch,
         )
+        if ckpt.skipped_tickers:
+            context.log.warning(
+                f"{cell_type}: {len(ckpt.skipped_tickers)} ticker(s) have no training window, "
+                f"their history being shorter than n_time_steps + forward_step: "
+                f"{', '.join(ckpt.skipped_tickers[:10])}"
+            )
         if compute.device == "gpu" and not ckpt.device_used.upper().startswith("/GPU"):
             context.log.warning(
                 f"GPU {compute.device_num} was requested but is not available; {cell_type} "
@@ -146,6 +152,7 @@ def build_checkpoint_asset(cell_type: str) -> dg.AssetsDefinition:
                 "in_sample_windows": ckpt.n_in_sample,
                 "out_of_sample_windows": ckpt.n_out_of_sample,
                 "tickers": len(ckpt.tickers),
+                "tickers_skipped_short_history": len(ckpt.skipped_tickers),
                 "epochs": ckpt.epochs[-1] if ckpt.epochs else 0,
                 "final_loss": ckpt.loss_per_epoch[-1] if ckpt.loss_per_epoch else float("nan"),
                 "corr_in_sample": ckpt.corr_is,

@@ -52,9 +52,16 @@ def predictions(
         context.log.info(
             f"{model_id}: no checkpoint with cut-off before {len(days)} date(s) (first {days[0]}); those dates get no {model_id} rows."
         )
+    for model_id, missing in report.tickers_without_window.items():
+        if missing:
+            context.log.warning(
+                f"{model_id}: {missing} (date, ticker) row(s) have features but fewer feature "
+                "rows before them than the model's window (a short history); no prediction."
+            )
     context.add_output_metadata(
         {
             "rows": len(frame),
+            "rows_without_window": sum(report.tickers_without_window.values()),
             "dates_with_rows": frame["date"].nunique(),
             "models": ", ".join(sorted(frame["model"].unique())) if len(frame) else "none",
             "model_versions": ", ".join(sorted(set(report.versions_used))) or "none",

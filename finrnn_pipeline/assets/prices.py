@@ -77,6 +77,7 @@ def ingest_prices(
             "last_date": end.strftime("%Y-%m-%d"),
             "dates_with_rows": result.prices["date"].nunique(),
             "files": len(result.files),
+            "files_skipped": len(result.files_skipped),
             "source": dg.MetadataValue.path(price_source.resolved_path()),
         },
     )

@@ -166,7 +166,10 @@ def test_folder_and_glob_sources(tmp_path):
     (tmp_path / "sub").mkdir()
     write(tmp_path / "sub", "B.csv", "Date,Close\n2021-03-01,2\n")
     write(tmp_path, "notes.md", "not prices")
-    assert set(read_prices(tmp_path).prices["ticker"]) == {"A"}
+    in_folder = read_prices(tmp_path)
+    assert set(in_folder.prices["ticker"]) == {"A"}
+    assert [p.rsplit("/", 1)[-1] for p in in_folder.files_skipped] == ["notes.md"]
+    assert "1 file(s) skipped as not price files: notes.md" in in_folder.summary()
     assert set(read_prices(f"{tmp_path}/**/*.csv").prices["ticker"]) == {"A", "B"}
     with pytest.raises(DataError, match=r"No price files .* match"):
         read_prices(f"{tmp_path}/*.xlsx")

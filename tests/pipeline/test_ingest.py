@@ -5,7 +5,7 @@ import pytest
 from finrnn_core.errors import DataError
 from finrnn_core.storage import read_table
 from finrnn_pipeline.resources import PriceSourceResource
-from tests.pipeline.conftest import run_assets
+from tests.pipeline.conftest import run_assets, training_config
 
 INGEST = ["raw_prices", "price_quarantine"]
 
@@ -102,3 +102,45 @@ def test_sample_ingest_reports_no_missing_sessions(tmp_path):
     # 2018-07-04 is a holiday: an empty partition, not a failure
     assert read_table(tmp_path / "raw_prices", "2018-07-04", "2018-07-04").empty
     assert pd.Timestamp("2018-07-04") not in set(read_table(tmp_path / "raw_prices")["date"])
+
+
+def test_a_ticker_too_short_for_the_window_is_skipped_and_reported(tmp_path, sample_dir):
+    folder = tmp_path / "prices"
+    folder.mkdir()
+    sp500 = pd.read_parquet(sample_dir / "SP500.parquet")
+    sp500[pd.to_datetime(sp500["Date"]) <= "2018-04-30"].to_parquet(folder / "SP500.parquet")
+    # listed late: 22 prices give 2 feature rows, fewer than a 5-row window
+    sp500[pd.to_datetime(sp500["Date"]).between("2018-03-29", "2018-04-30")].to_parquet(
+        folder / "IPO.parquet"
+    )
+    root = tmp_path / "store"
+    instance = dg.DagsterInstance.ephemeral()
+    assert run_assets(root, "2018-01-02", "2018-02-28", INGEST, price_path=str(folder)).success
+    result = run_assets(
+        root,
+        "2018-03-01",
+        "2018-04-30",
+        price_path=str(folder),
+        run_config={
+            "ops": {"rnn_checkpoint": training_config(cutoff="2018-04-27")["ops"]["rnn_checkpoint"]}
+        },
+        instance=instance,
+        selection=[
+            "raw_prices",
+            "price_quarantine",
+            "price_features",
+            "rnn_checkpoint",
+            "predictions",
+        ],
+    )
+    assert result.success
+    meta = {
+        e.asset_key.to_user_string(): e.materialization.metadata
+        for e in result.get_asset_materialization_events()
+    }
+    assert meta["rnn_checkpoint"]["tickers_skipped_short_history"].value == 1
+    assert meta["rnn_checkpoint"]["tickers"].value == 1
+    warnings = [e.user_message for e in instance.all_logs(result.run_id) if "IPO" in e.user_message]
+    assert warnings and "no training window" in warnings[0]
+    assert set(read_table(root / "predictions")["ticker"]) == {"SP500"}
+    assert meta["predictions"]["rows_without_window"].value == 1  # IPO on 2018-04-30
