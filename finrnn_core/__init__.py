@@ -13,6 +13,7 @@ from finrnn_core.errors import (
     DeviceError,
     FinRNNError,
     NotTrainedError,
+    TrainingDivergedError,
 )
 from finrnn_core.features import FEATURE_COLUMNS, compute_features
 from finrnn_core.metrics import pearson
@@ -41,6 +42,7 @@ __all__ = [
     "RecurrentModel",
     "Scaling",
     "TrainedCheckpoint",
+    "TrainingDivergedError",
     "TrainingSet",
     "TrainingSpec",
     "build_training_set",

@@ -25,3 +25,7 @@ class DeviceError(FinRNNError):
 
 class NotTrainedError(FinRNNError):
     """A model was asked to predict before it was trained or restored."""
+
+
+class TrainingDivergedError(FinRNNError, FloatingPointError):
+    """The training loss became NaN or infinite; the model was rolled back to its last good state."""

@@ -7,6 +7,7 @@ this module is cheap and GPU visibility can still be set before TensorFlow start
 from __future__ import annotations
 
 import dataclasses
+import html
 import json
 import logging
 import numbers
@@ -26,6 +27,7 @@ from finrnn_core.errors import (
     ConfigError,
     DataError,
     NotTrainedError,
+    TrainingDivergedError,
 )
 from finrnn_core.metrics import pearson
 
@@ -65,13 +67,27 @@ def _check_int(name: str, value: Any, minimum: int) -> int:
     return int(value)
 
 
+def _check_finite(arr: np.ndarray, name: str, axes: tuple[str, ...]) -> None:
+    """Raises `DataError` naming the first non-finite entry of `arr` by its index on `axes`."""
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        first = np.argwhere(bad)[0]
+        where = ", ".join(f"{axis} {int(i)}" for axis, i in zip(axes, first, strict=True))
+        raise DataError(
+            f"`{name}` must hold only finite values. Received: {arr[tuple(first)]} at {where} "
+            f"({int(bad.sum())} non-finite value(s) in all)"
+        )
+
+
 class RecurrentModel:
     """Base class of the `LSTM`, `GRU` and `RNN` containers.
 
     The network is `Input(n_time_steps, n_input_features)` → `n_layers` recurrent
     layers of `n_states` units, each followed by dropout (`1 - keep_prob`, training
     only) → `Dense(n_output_features)` on the last layer's final hidden state.
-    Layer defaults are kept so the fused cuDNN kernel is used on a GPU.
+    Layer defaults are kept so the fused cuDNN kernel is used on a GPU for LSTM and
+    GRU with `activation="tanh"` (see `fused_gpu_kernel`). Several instances may
+    train at once, in threads or processes, each on its own device.
 
     Args:
         n_input_features: Features per time step. Defaults to 10.
@@ -98,7 +114,9 @@ class RecurrentModel:
         model_id: Name in checkpoint file names. Defaults to the cell type.
         model_dir: Checkpoint folder, created if missing. Defaults to a new
             temporary folder.
-        log_dir: Folder for `show_graph`. Defaults to `<model_dir>/logs`.
+        log_dir: Folder for TensorBoard: per-epoch training scalars (only when
+            given) and `show_graph`'s graph. Defaults to `<model_dir>/logs` for
+            `show_graph` and no scalars.
         strict_device: Raise `DeviceError` instead of falling back to the CPU
             when the requested GPU is missing. Defaults to `False`.
 
@@ -162,6 +180,13 @@ class RecurrentModel:
             seed=seed,
             model_id=model_id,
         )
+        for name, value in (("model_dir", model_dir), ("log_dir", log_dir)):
+            if value is not None and not isinstance(value, str | os.PathLike):
+                raise ConfigError(f"`{name}` must be a path or None. Received: {name}={value!r}")
+        if not isinstance(strict_device, bool):
+            raise ConfigError(
+                f"`strict_device` must be True or False. Received: strict_device={strict_device!r}"
+            )
         if model_dir is None:
             model_dir = tempfile.mkdtemp(prefix=f"finrnn_{self._config.model_id}_")
         self._model_dir = os.fspath(model_dir)
@@ -173,6 +198,7 @@ class RecurrentModel:
         self._trained = False
         self._last_metrics: dict[str, float] = {}
         self._last_checkpoint: str | None = None
+        self._summary_writer: Any = None
         self._build()
 
     # ------------------------------------------------------------------ building
@@ -192,7 +218,13 @@ class RecurrentModel:
         def seeded(offset: int) -> int | None:
             return None if cfg.seed is None else cfg.seed * 1000 + offset
 
+        # Dropout masks are a pure function of (seed, epoch, batch, step, layer), so a run
+        # resumed from a checkpoint draws the same masks as an uninterrupted one and two
+        # models never share random state.
+        base_seed = cfg.seed if cfg.seed is not None else int(np.random.SeedSequence().entropy)
+        base_seed %= 2**62
         with tf.device(self._device_used):
+            step_seed = tf.Variable([base_seed, 0], dtype=tf.int64, trainable=False)
             inputs = keras.Input(shape=(cfg.n_time_steps, cfg.n_input_features), name="windows")
             x = inputs
             for i in range(cfg.n_layers):
@@ -206,6 +238,8 @@ class RecurrentModel:
                             seed=seeded(10 * i + 2)
                         ),
                     }
+                # Layer defaults (tanh / sigmoid, no recurrent dropout, unroll=False,
+                # use_bias, GRU reset_after) keep the fused cuDNN kernel eligible.
                 x = layer_class(
                     cfg.n_states,
                     activation=cfg.activation,
@@ -214,8 +248,8 @@ class RecurrentModel:
                     name=f"{cfg.cell_type}_{i}",
                     **init_kwargs,
                 )(x)
-                x = keras.layers.Dropout(
-                    1.0 - cfg.keep_prob, seed=seeded(10 * i + 4), name=f"dropout_{i}"
+                x = _stateless_dropout_class()(
+                    1.0 - cfg.keep_prob, step_seed, layer_index=i, name=f"dropout_{i}"
                 )(x)
             dense_kwargs: dict[str, Any] = {}
             if cfg.seed is not None:
@@ -232,18 +266,36 @@ class RecurrentModel:
         self._model = model
         self._optimizer = optimizer
         self._epoch = epoch
+        self._base_seed = base_seed
         self._checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, epoch=epoch)
 
         x_spec = tf.TensorSpec([None, cfg.n_time_steps, cfg.n_input_features], tf.float32)
         y_spec = tf.TensorSpec([None, cfg.n_output_features], tf.float32)
+        int_spec = tf.TensorSpec([], tf.int64)
         l1 = float(cfg.l1_reg)
         l2 = float(cfg.l2_reg)
         weights = model.trainable_variables
 
-        @tf.function(input_signature=[x_spec, y_spec, tf.TensorSpec([], tf.int32)])
-        def train_step(x: Any, y: Any, steps: Any) -> Any:
+        # All `inner_iteration` steps of a batch run inside one graph call: no Python
+        # between steps. XLA is not used: on CPU it made these recurrent loops several
+        # times slower, and on a GPU it would rule out the fused cuDNN kernel.
+        @tf.function(
+            input_signature=[x_spec, y_spec, tf.TensorSpec([], tf.int32), int_spec, int_spec]
+        )
+        def train_step(x: Any, y: Any, steps: Any, epoch: Any, batch: Any) -> Any:
+            batch_seed = tf.random.experimental.stateless_fold_in(
+                tf.stack([tf.constant(base_seed, tf.int64), epoch]), batch
+            )
             loss = tf.constant(0.0, tf.float32)
-            for _ in tf.range(steps):
+            for step in tf.range(steps):
+                step_seed.assign(
+                    tf.cast(
+                        tf.random.experimental.stateless_fold_in(
+                            batch_seed, tf.cast(step, tf.int64)
+                        ),
+                        tf.int64,
+                    )
+                )
                 with tf.GradientTape() as tape:
                     predicted = model(x, training=True)
                     loss = tf.reduce_mean(tf.square(predicted - y))
@@ -251,6 +303,8 @@ class RecurrentModel:
                         loss += l1 * tf.add_n([tf.reduce_sum(tf.abs(w)) for w in weights])
                     if l2:
                         loss += l2 * tf.add_n([tf.reduce_sum(tf.square(w)) for w in weights])
+                if not tf.math.is_finite(loss):
+                    break  # keep the weights from before the step that diverged
                 grads = tape.gradient(loss, weights)
                 optimizer.apply_gradients(zip(grads, weights, strict=True))
             return loss
@@ -273,6 +327,20 @@ class RecurrentModel:
     def device_used(self) -> str:
         """The TensorFlow device the model was built on, e.g. `"/CPU:0"`."""
         return self._device_used
+
+    @property
+    def fused_gpu_kernel(self) -> bool:
+        """Whether the recurrent layers run as the fused cuDNN kernel.
+
+        True on a GPU for LSTM and GRU with `activation="tanh"`; a basic RNN and any
+        other activation run the generic (slower) loop. On the CPU there is no fused kernel.
+        """
+        cfg = self._config
+        return (
+            self._device_used.startswith("/GPU")
+            and cfg.cell_type in ("lstm", "gru")
+            and cfg.activation == "tanh"
+        )
 
     @property
     def epochs_trained(self) -> int:
@@ -317,8 +385,7 @@ class RecurrentModel:
                 f"`{name}` must have shape (samples, n_time_steps, n_input_features) = "
                 f"(samples>0, {expected[0]}, {expected[1]}). Received: {name}.shape={arr.shape}"
             )
-        if not np.isfinite(arr).all():
-            raise DataError(f"`{name}` must hold only finite values. Received: NaN or inf")
+        _check_finite(arr, name, ("row", "time step", "feature"))
         return arr
 
     def _check_y(self, y: Any, n_samples: int, name: str) -> np.ndarray:
@@ -334,8 +401,7 @@ class RecurrentModel:
                 f"`{name}` must have shape (samples, n_output_features) = "
                 f"({n_samples}, {n_out}). Received: {name}.shape={arr.shape}"
             )
-        if not np.isfinite(arr).all():
-            raise DataError(f"`{name}` must hold only finite values. Received: NaN or inf")
+        _check_finite(arr, name, ("row", "output"))
         return arr
 
     @staticmethod
@@ -464,7 +530,12 @@ class RecurrentModel:
         Each batch gets `inner_iteration` Adam steps on its first `in_sample_size`
         rows; the loss is their mean squared error plus `l1_reg * sum|w|` and
         `l2_reg * sum(w**2)` over all trainable weights. The remaining rows are
-        out-of-sample and only evaluated.
+        out-of-sample and only evaluated. Dropout masks depend only on
+        `(seed, epoch, batch, step)`, and the checkpoint holds the optimiser state,
+        so a run resumed from its epoch-`n` checkpoint ends with the same weights
+        as one that was never interrupted. With `log_dir` set, each epoch's
+        `loss`, `corr_is`, `corr_oos` and `learning_rate` are written there for
+        TensorBoard.
 
         Args:
             batch_X: Inputs, `(samples, n_time_steps, n_input_features)`.
@@ -480,7 +551,10 @@ class RecurrentModel:
             epoch_prev: Epochs already done; training starts at `epoch_prev + 1`.
                 Defaults to `epochs_trained` (0 after `restore_model=False`).
             display_step: Log progress every this many epochs. Defaults to 1.
-            restore_model: Continue from the current weights. `False` resets the
+            restore_model: Continue from the current weights; a model not yet trained
+                or restored first restores the newest readable
+                `<model_id>_epoch_<n>.ckpt` in `model_dir`, so re-running a killed
+                script resumes after its last completed epoch. `False` resets the
                 weights and optimiser and trains from scratch. Defaults to `True`.
             pre_trained_model: Checkpoint prefix to restore before training.
                 Defaults to `None`.
@@ -502,8 +576,15 @@ class RecurrentModel:
 
         Raises:
             ConfigError: If an argument is invalid or `epoch_end <= epoch_prev`.
-            DataError: If the data has the wrong shape or non-finite values.
-            CheckpointError: If `pre_trained_model` cannot be restored.
+            DataError: If the data has the wrong shape or non-finite values (the
+                message names the batch, row, time step and feature). Every
+                `data_feeder` batch is checked before the first optimiser step.
+            CheckpointError: If `pre_trained_model`, or a checkpoint found in
+                `model_dir` when resuming, does not match this model.
+            TrainingDivergedError: If the loss becomes NaN or infinite. No
+                checkpoint is written for that epoch and the model is rolled back
+                to its last good checkpoint. Any other error during an epoch
+                rolls back the same way.
         """
         import tensorflow as tf
 
@@ -512,19 +593,34 @@ class RecurrentModel:
         display_step = _check_int("display_step", display_step, 1)
         if callback is not None and not callable(callback):
             raise ConfigError(f"`callback` must be callable. Received: callback={callback!r}")
+        if epoch_prev is not None:
+            epoch_prev = _check_int("epoch_prev", epoch_prev, 0)
+        if data_feeder is not None:
+            # Every batch is checked before the first step, so bad data never half-trains.
+            for _ in batches():
+                pass
 
+        resumed_from = None
         if not restore_model:
             self._build()
             self._trained = False
             self._last_metrics = {}
+            self._last_checkpoint = None
         if pre_trained_model is not None:
             self.restore(pre_trained_model)
+        elif restore_model and not self._trained:
+            resumed_from = self._resume_from_model_dir()
         if epoch_prev is None:
             epoch_prev = self.epochs_trained
-        epoch_prev = _check_int("epoch_prev", epoch_prev, 0)
         if epoch_end <= epoch_prev:
+            hint = (
+                f" ({resumed_from!r} was restored; pass restore_model=False to start over)"
+                if resumed_from
+                else ""
+            )
             raise ConfigError(
-                f"`epoch_end` must be > epoch_prev={epoch_prev}. Received: epoch_end={epoch_end}"
+                f"`epoch_end` must be > epoch_prev={epoch_prev}{hint}. "
+                f"Received: epoch_end={epoch_end}"
             )
 
         steps = tf.constant(self._config.inner_iteration, tf.int32)
@@ -541,30 +637,12 @@ class RecurrentModel:
                 epoch_start = time.perf_counter()
                 lr = self.learning_rate(epoch, epoch_end)
                 self._optimizer.learning_rate = lr
-                per_batch = {
-                    k: []
-                    for k in (
-                        "all_corr_is",
-                        "all_corr_oos",
-                        "all_actual_is",
-                        "all_actual_oos",
-                        "all_predicted_is",
-                        "all_predicted_oos",
-                    )
-                }
-                total_loss = 0.0
-                for X, y, mean, std, n_is in batches():
-                    loss = self._train_step(X[:n_is], y[:n_is].astype(np.float32), steps)
-                    total_loss += float(loss)
-                    predicted = self._predict_step(X).numpy().astype(np.float64) * std + mean
-                    actual = y * std + mean
-                    per_batch["all_actual_is"].append(actual[:n_is])
-                    per_batch["all_actual_oos"].append(actual[n_is:])
-                    per_batch["all_predicted_is"].append(predicted[:n_is])
-                    per_batch["all_predicted_oos"].append(predicted[n_is:])
-                    per_batch["all_corr_is"].append(pearson(actual[:n_is], predicted[:n_is]))
-                    per_batch["all_corr_oos"].append(pearson(actual[n_is:], predicted[n_is:]))
-
+                try:
+                    total_loss, per_batch = self._train_epoch(batches, steps, epoch, lr)
+                except BaseException:
+                    # A failed epoch leaves the model at its last completed one.
+                    self._roll_back()
+                    raise
                 self._trained = True
                 corr_is = pearson(
                     np.concatenate(per_batch["all_actual_is"]),
@@ -586,6 +664,7 @@ class RecurrentModel:
                     "seconds": seconds,
                 }
                 self._last_metrics = {"epoch": epoch, **metrics}
+                self._write_summaries(epoch, metrics)
                 history["all_epochs"].append(epoch)
                 history["all_losses_per_epoch"].append(total_loss)
                 history["all_corr_oos_per_epoch"].append(corr_oos)
@@ -613,6 +692,123 @@ class RecurrentModel:
         if return_weights:
             result.update(self.weights())
         return result
+
+    def _train_epoch(
+        self, batches: Callable[[], Iterator[tuple[Any, ...]]], steps: Any, epoch: int, lr: float
+    ) -> tuple[float, dict[str, list[Any]]]:
+        """Runs one epoch's optimiser steps; returns the summed loss and per-batch results."""
+        import tensorflow as tf
+
+        per_batch: dict[str, list[Any]] = {
+            k: []
+            for k in (
+                "all_corr_is",
+                "all_corr_oos",
+                "all_actual_is",
+                "all_actual_oos",
+                "all_predicted_is",
+                "all_predicted_oos",
+            )
+        }
+        total_loss = 0.0
+        epoch_t = tf.constant(epoch, tf.int64)
+        for index, (X, y, mean, std, n_is) in enumerate(batches()):
+            loss = float(
+                self._train_step(
+                    X[:n_is],
+                    y[:n_is].astype(np.float32),
+                    steps,
+                    epoch_t,
+                    tf.constant(index, tf.int64),
+                )
+            )
+            if not np.isfinite(loss):
+                raise TrainingDivergedError(
+                    f"{self._config.model_id}: the training loss became {loss} in epoch {epoch}, "
+                    f"batch {index} (learning_rate={lr:.3g}). Training stopped; the model is "
+                    f"back at its last good checkpoint "
+                    f"({self._last_checkpoint or 'none: initial weights'}). Lower "
+                    "`start_learning_rate` or scale the inputs and targets."
+                )
+            total_loss += loss
+            predicted = self._predict_step(X).numpy().astype(np.float64) * std + mean
+            actual = y * std + mean
+            per_batch["all_actual_is"].append(actual[:n_is])
+            per_batch["all_actual_oos"].append(actual[n_is:])
+            per_batch["all_predicted_is"].append(predicted[:n_is])
+            per_batch["all_predicted_oos"].append(predicted[n_is:])
+            per_batch["all_corr_is"].append(pearson(actual[:n_is], predicted[:n_is]))
+            per_batch["all_corr_oos"].append(pearson(actual[n_is:], predicted[n_is:]))
+        return total_loss, per_batch
+
+    def _roll_back(self) -> None:
+        """Puts weights, optimiser and epoch back to the last good checkpoint (or the start)."""
+        import tensorflow as tf
+
+        if self._last_checkpoint is None:
+            self._build()
+            self._trained = False
+            self._last_metrics = {}
+            return
+        with tf.device(self._device_used):
+            self._checkpoint.read(self._last_checkpoint).assert_existing_objects_matched()
+
+    def _resume_from_model_dir(self) -> str | None:
+        """Restores the newest readable checkpoint of this model id in `model_dir`, if any.
+
+        Epoch checkpoints are written before `<id>_latest`, so the newest one is the last
+        completed epoch; one left half-written by a killed process is skipped.
+        """
+        model_id = str(self._config.model_id)
+        pattern = re.compile(rf"^{re.escape(model_id)}_epoch_(\d+)\.ckpt\.index$")
+        found = sorted(
+            (
+                (int(m[1]), os.path.join(self._model_dir, m[0][: -len(".index")]))
+                for m in map(pattern.match, os.listdir(self._model_dir))
+                if m
+            ),
+            reverse=True,
+        )
+        for epoch, prefix in found:
+            try:
+                self.restore(prefix)
+            except CheckpointError as exc:
+                if "does not match this model" in str(exc):
+                    raise CheckpointError(
+                        f"{exc}. `model_dir` {self._model_dir!r} holds another model's "
+                        "checkpoints under this model_id; pass restore_model=False to "
+                        "overwrite them, or use another model_dir or model_id."
+                    ) from exc
+                logger.warning(
+                    "Skipping unreadable checkpoint %s (epoch %d): %s", prefix, epoch, exc
+                )
+                continue
+            logger.info("%s resumes after epoch %d from %s", model_id, epoch, prefix)
+            return prefix
+        return None
+
+    def _write_summaries(self, epoch: int, metrics: dict[str, float]) -> None:
+        """Writes the epoch's scalars for TensorBoard to `log_dir`, when `log_dir` was given."""
+        if self._log_dir is None:
+            return
+        import tensorflow as tf
+        from tensorflow.core.framework import summary_pb2
+
+        if self._summary_writer is None:
+            self._summary_writer = tf.summary.create_file_writer(self._log_dir)
+        # What `tf.summary.scalar` writes, without needing the tensorboard package here.
+        scalar = summary_pb2.SummaryMetadata(
+            plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="scalars")
+        )
+        with self._summary_writer.as_default():
+            for name in ("loss", "corr_is", "corr_oos", "learning_rate"):
+                tf.summary.write(
+                    f"{self._config.model_id}/{name}",
+                    tf.constant(metrics[name], tf.float32),
+                    step=epoch,
+                    metadata=scalar,
+                )
+        self._summary_writer.flush()
 
     def weights(self) -> dict[str, np.ndarray]:
         """Returns the last recurrent layer's and the output layer's weights.
@@ -826,7 +1022,7 @@ class RecurrentModel:
         """Prints and returns config, device, epochs, last metrics and checkpoint paths.
 
         Returns:
-            A dict with `config`, `device_used`, `epochs_trained`, `trained`,
+            A dict with `config`, `device_used`, `fused_gpu_kernel`, `epochs_trained`, `trained`,
             `last_metrics`, `model_dir`, `latest_checkpoint`, `last_checkpoint`
             and `checkpoints` (epoch prefixes found in `model_dir`, oldest first).
         """
@@ -840,6 +1036,7 @@ class RecurrentModel:
         status = {
             "config": self._config.to_dict(),
             "device_used": self._device_used,
+            "fused_gpu_kernel": self.fused_gpu_kernel,
             "epochs_trained": self.epochs_trained,
             "trained": self._trained,
             "last_metrics": dict(self._last_metrics),
@@ -851,12 +1048,16 @@ class RecurrentModel:
         print(json.dumps(status, indent=2, default=_json_default))
         return status
 
-    def show_graph(self) -> str:
-        """Writes the Keras summary and a TensorBoard graph trace to `log_dir`.
+    def show_graph(self) -> ModelGraph:
+        """Writes the model graph for TensorBoard to `log_dir` and returns its path.
+
+        `log_dir` then holds `<model_id>_summary.txt` (the Keras summary) and a TensorBoard
+        event file with the inference graph; `train()` adds per-epoch scalars there when
+        `log_dir` was given (`tensorboard --logdir <log_dir>` shows both).
 
         Returns:
-            The `log_dir` path; it holds `<model_id>_summary.txt` and a TensorBoard
-            event file with the inference graph (`tensorboard --logdir <log_dir>`).
+            The `log_dir` path, as a `ModelGraph`: a `str` that a notebook displays as the
+            layer summary.
         """
         import tensorflow as tf
 
@@ -865,8 +1066,9 @@ class RecurrentModel:
         os.makedirs(log_dir, exist_ok=True)
         lines: list[str] = []
         self._model.summary(print_fn=lambda line, *args, **kwargs: lines.append(line))
+        summary = "\n".join(lines) + "\n"
         with open(os.path.join(log_dir, f"{cfg.model_id}_summary.txt"), "w", encoding="utf-8") as f:
-            f.write("\n".join(lines) + "\n")
+            f.write(summary)
 
         model = self._model
 
@@ -884,7 +1086,7 @@ class RecurrentModel:
                 tf.summary.trace_export(name=f"{cfg.model_id}_graph", step=0)
         writer.flush()
         writer.close()
-        return log_dir
+        return ModelGraph(log_dir, summary)
 
     def __repr__(self) -> str:
         cfg = self._config
@@ -893,6 +1095,66 @@ class RecurrentModel:
             f"n_states={cfg.n_states}, epochs_trained={self.epochs_trained}, "
             f"device_used={self._device_used!r})"
         )
+
+
+class ModelGraph(str):
+    """The `log_dir` path `show_graph` wrote to; a notebook renders it as the layer summary.
+
+    Attributes:
+        summary: The Keras layer summary as text.
+    """
+
+    summary: str
+
+    def __new__(cls, path: str, summary: str) -> ModelGraph:
+        value = super().__new__(cls, path)
+        value.summary = summary
+        return value
+
+    def _repr_html_(self) -> str:
+        return (
+            f"<pre>{html.escape(self.summary)}</pre>"
+            f"<p>TensorBoard graph and training scalars: "
+            f"<code>tensorboard --logdir {html.escape(str(self))}</code></p>"
+        )
+
+
+_DROPOUT_CLASS: Any = None
+
+
+def _stateless_dropout_class() -> Any:
+    """Returns the `StatelessDropout` Keras layer class, defined on first use (imports Keras)."""
+    global _DROPOUT_CLASS
+    if _DROPOUT_CLASS is not None:
+        return _DROPOUT_CLASS
+    import keras
+    import tensorflow as tf
+
+    class StatelessDropout(keras.layers.Layer):
+        """Dropout whose mask is drawn from `step_seed`, a `(2,)` int64 variable the train step
+        sets before every optimiser step; the layer folds its own index into it."""
+
+        def __init__(self, rate: float, step_seed: Any, layer_index: int, **kwargs: Any):
+            super().__init__(**kwargs)
+            self.rate = float(rate)
+            self.layer_index = int(layer_index)
+            # A plain callable, so Keras does not track the variable as a layer weight.
+            self._read_seed = step_seed.read_value
+
+        def call(self, inputs: Any, training: bool | None = None) -> Any:
+            if not training or self.rate == 0.0:
+                return inputs
+            seed = tf.random.experimental.stateless_fold_in(self._read_seed(), self.layer_index)
+            return tf.nn.experimental.stateless_dropout(inputs, rate=self.rate, seed=seed)
+
+        def compute_output_shape(self, input_shape: Any) -> Any:
+            return input_shape
+
+        def get_config(self) -> dict[str, Any]:
+            return {**super().get_config(), "rate": self.rate, "layer_index": self.layer_index}
+
+    _DROPOUT_CLASS = StatelessDropout
+    return StatelessDropout
 
 
 def _json_default(value: Any) -> Any:

@@ -6,8 +6,10 @@ import json
 import logging
 import math
 import os
+import signal
 import subprocess
 import sys
+import threading
 
 import numpy as np
 import pytest
@@ -20,7 +22,7 @@ from finrnn_core.errors import (
     DeviceError,
     NotTrainedError,
 )
-from finrnn_core.models import GRU, LSTM, RNN, RecurrentModel
+from finrnn_core.models import GRU, LSTM, RNN, RecurrentModel, TrainingDivergedError
 
 N_SAMPLES, N_TIME_STEPS, N_FEATURES = 64, 5, 3
 TINY = {
@@ -100,13 +102,57 @@ def test_learnable_signal_gets_high_in_sample_correlation(cls, data, tmp_path) -
     assert history["all_losses_per_epoch"][-1] < history["all_losses_per_epoch"][0]
 
 
-def test_same_seed_same_result(data, tmp_path) -> None:
+def test_same_seed_same_data_same_weights(data, tmp_path) -> None:
     X, y = data
     kwargs = {**TINY, "keep_prob": 0.5}
-    first = LSTM(model_dir=tmp_path / "a", **kwargs).train(X, y, in_sample_size=48, epoch_end=2)
-    second = LSTM(model_dir=tmp_path / "b", **kwargs).train(X, y, in_sample_size=48, epoch_end=2)
-    np.testing.assert_array_equal(first["all_predicted_oos"][0], second["all_predicted_oos"][0])
-    assert first["all_losses_per_epoch"] == second["all_losses_per_epoch"]
+    first = GRU(model_dir=tmp_path / "a", **kwargs)
+    first_history = first.train(X, y, in_sample_size=48, epoch_end=2)
+    second = GRU(model_dir=tmp_path / "b", **kwargs)
+    second_history = second.train(X, y, in_sample_size=48, epoch_end=2)
+    other_seed = GRU(model_dir=tmp_path / "c", **{**kwargs, "seed": 8})
+    other_seed.train(X, y, in_sample_size=48, epoch_end=2)
+
+    for a, b in zip(first.keras_model.get_weights(), second.keras_model.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert first_history["all_losses_per_epoch"] == second_history["all_losses_per_epoch"]
+    assert not np.array_equal(
+        first.weights()["output_weights"], other_seed.weights()["output_weights"]
+    )
+
+
+def test_loss_sees_only_in_sample_rows(data, tmp_path) -> None:
+    X, y = data
+    changed = y.copy()
+    changed[48:] = 100.0 + 5.0 * changed[48:]
+    kwargs = {**TINY, "keep_prob": 0.5}
+    original = RNN(model_dir=tmp_path / "a", **kwargs)
+    original.train(X, y, in_sample_size=48, epoch_end=2)
+    other_oos = RNN(model_dir=tmp_path / "b", **kwargs)
+    history = other_oos.train(X, changed, in_sample_size=48, epoch_end=2)
+
+    for a, b in zip(
+        original.keras_model.get_weights(), other_oos.keras_model.get_weights(), strict=True
+    ):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_allclose(history["all_actual_oos"][0], changed[48:], rtol=1e-6)
+    # The in-sample boundary matters: one more row in the loss changes the weights.
+    wider = RNN(model_dir=tmp_path / "c", **kwargs)
+    wider.train(X, changed, in_sample_size=49, epoch_end=2)
+    assert not np.array_equal(
+        wider.weights()["output_weights"], original.weights()["output_weights"]
+    )
+
+
+def test_dropout_keeps_half_the_units_in_training_only(tmp_path) -> None:
+    import tensorflow as tf
+
+    model = RNN(model_dir=tmp_path, **TINY)  # keep_prob defaults to 0.5
+    layer = model.keras_model.get_layer("dropout_0")
+    ones = tf.ones([200, 50])
+    dropped = layer(ones, training=True).numpy()
+    assert set(np.unique(dropped)) == {0.0, 2.0}  # kept units scaled by 1 / keep_prob
+    assert 0.4 < (dropped == 0).mean() < 0.6
+    np.testing.assert_array_equal(layer(ones, training=False).numpy(), ones.numpy())
 
 
 def test_return_weights_shapes(trained_lstm) -> None:
@@ -138,6 +184,30 @@ def test_callback_gets_metrics_and_decayed_learning_rate(data, tmp_path) -> None
     assert set(calls[0][1]) == {"loss", "corr_is", "corr_oos", "learning_rate", "seconds"}
     assert calls[0][1]["learning_rate"] == pytest.approx(0.01 * 0.5**0.5)
     assert calls[1][1]["learning_rate"] == pytest.approx(0.01 * 0.5)
+
+
+def test_learning_rate_schedule_values_and_optimizer_uses_them(data, tmp_path) -> None:
+    X, y = data
+    model = RNN(
+        model_dir=tmp_path,
+        **{**TINY, "start_learning_rate": 0.02, "decay_rate": 0.25},
+        decay_steps=2,
+    )
+    # start_learning_rate * decay_rate ** ((epoch / epoch_end) / decay_steps)
+    assert model.learning_rate(1, 4) == pytest.approx(0.02 * 0.25 ** (0.25 / 2))
+    assert model.learning_rate(2, 4) == pytest.approx(0.02 * 0.25**0.25)
+    assert model.learning_rate(4, 4) == pytest.approx(0.01)
+    assert model.learning_rate(20, 20) == pytest.approx(0.01)
+
+    applied: list[float] = []
+    model.train(
+        X,
+        y,
+        in_sample_size=48,
+        epoch_end=4,
+        callback=lambda e, m: applied.append(float(model._optimizer.learning_rate)),
+    )
+    np.testing.assert_allclose(applied, [model.learning_rate(e, 4) for e in range(1, 5)], rtol=1e-6)
 
 
 def test_progress_is_logged_every_display_step(data, tmp_path, caplog) -> None:
@@ -206,6 +276,134 @@ def test_pre_trained_model_restores_then_continues(trained_lstm, data, tmp_path)
     assert history["all_epochs"] == [11, 12]
 
 
+class _Stop(Exception):
+    pass
+
+
+def test_resumed_run_ends_with_the_same_weights_as_an_uninterrupted_one(data, tmp_path) -> None:
+    # Dropout is on (keep_prob=0.5), so the dropout masks and Adam's state must resume too.
+    X, y = data
+    kwargs = {**TINY, "keep_prob": 0.5}
+
+    def stop_after_10(epoch: int, metrics: dict) -> None:
+        if epoch == 10:
+            raise _Stop
+
+    stopped = LSTM(model_dir=tmp_path / "stopped", **kwargs)
+    with pytest.raises(_Stop):
+        stopped.train(X, y, in_sample_size=48, epoch_end=20, callback=stop_after_10)
+    resumed = LSTM(model_dir=tmp_path / "resumed", **kwargs)
+    history = resumed.train(
+        X,
+        y,
+        in_sample_size=48,
+        pre_trained_model=str(tmp_path / "stopped" / "lstm_epoch_10.ckpt"),
+        epoch_prev=10,
+        epoch_end=20,
+    )
+    whole = LSTM(model_dir=tmp_path / "whole", **kwargs)
+    whole.train(X, y, in_sample_size=48, epoch_end=20)
+
+    assert history["all_epochs"] == list(range(11, 21))
+    for a, b in zip(
+        resumed.keras_model.get_weights(), whole.keras_model.get_weights(), strict=True
+    ):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+    # Without the restore the run differs: the comparison above can fail.
+    assert not np.allclose(stopped.weights()["output_weights"], whole.weights()["output_weights"])
+
+
+_KILLED_RUN = """
+import os, signal, sys
+import numpy as np
+from finrnn_core.models import RNN
+X = np.load(sys.argv[2]); y = np.load(sys.argv[3])
+
+def die(epoch, metrics):
+    if epoch == 3:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+RNN(model_dir=sys.argv[1], **{kwargs!r}).train(X, y, in_sample_size=48, epoch_end=6, callback=die)
+"""
+
+
+def test_new_instance_resumes_from_model_dir_skipping_a_half_written_checkpoint(
+    data, tmp_path, caplog
+) -> None:
+    X, y = data
+    kwargs = {**TINY, "keep_prob": 0.5}
+
+    def stop_after_3(epoch: int, metrics: dict) -> None:
+        if epoch == 3:
+            raise _Stop
+
+    with pytest.raises(_Stop):
+        RNN(model_dir=tmp_path / "run", **kwargs).train(
+            X, y, in_sample_size=48, epoch_end=5, callback=stop_after_3
+        )
+    # As if the process had died while writing epoch 4's checkpoint.
+    (tmp_path / "run" / "rnn_epoch_4.ckpt.index").write_bytes(b"half-written")
+
+    with caplog.at_level(logging.INFO, logger="finrnn_core"):
+        again = RNN(model_dir=tmp_path / "run", **kwargs)
+        history = again.train(X, y, in_sample_size=48, epoch_end=5)
+    whole = RNN(model_dir=tmp_path / "whole", **kwargs)
+    whole.train(X, y, in_sample_size=48, epoch_end=5)
+
+    assert history["all_epochs"] == [4, 5]
+    assert "Skipping unreadable checkpoint" in caplog.text and "rnn_epoch_4.ckpt" in caplog.text
+    for a, b in zip(again.keras_model.get_weights(), whole.keras_model.get_weights(), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.slow
+def test_killed_training_resumes_after_its_last_completed_epoch(data, tmp_path, caplog) -> None:
+    X, y = data
+    kwargs = {**TINY, "keep_prob": 0.5}
+    np.save(tmp_path / "X.npy", X)
+    np.save(tmp_path / "y.npy", y)
+    run_dir = tmp_path / "run"
+    killed = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            _KILLED_RUN.format(kwargs=kwargs),
+            str(run_dir),
+            str(tmp_path / "X.npy"),
+            str(tmp_path / "y.npy"),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert os.path.exists(run_dir / "rnn_epoch_3.ckpt.index")
+    # As if the process had died while writing epoch 4's checkpoint.
+    (run_dir / "rnn_epoch_4.ckpt.index").write_bytes(b"half-written")
+
+    with caplog.at_level(logging.INFO, logger="finrnn_core"):
+        again = RNN(model_dir=run_dir, **kwargs)
+        history = again.train(X, y, in_sample_size=48, epoch_end=6)
+    whole = RNN(model_dir=tmp_path / "whole", **kwargs)
+    whole.train(X, y, in_sample_size=48, epoch_end=6)
+
+    assert history["all_epochs"] == [4, 5, 6]
+    assert "Skipping unreadable checkpoint" in caplog.text and "rnn_epoch_4.ckpt" in caplog.text
+    for a, b in zip(again.keras_model.get_weights(), whole.keras_model.get_weights(), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+def test_resuming_into_a_model_dir_of_another_model_names_the_fields(data, tmp_path) -> None:
+    X, y = data
+    RNN(model_dir=tmp_path, **TINY).train(X, y, epoch_end=1)
+    other = RNN(model_dir=tmp_path, **{**TINY, "n_states": 6})
+    with pytest.raises(
+        CheckpointError, match=r"n_states \(checkpoint: 4, model: 6\).*restore_model=False"
+    ):
+        other.train(X, y, epoch_end=2)
+    # restore_model=False starts over and overwrites them.
+    assert other.train(X, y, epoch_end=1, restore_model=False)["all_epochs"] == [1]
+
+
 def test_epoch_end_must_be_after_epoch_prev(data, tmp_path) -> None:
     X, y = data
     model = RNN(model_dir=tmp_path, **TINY)
@@ -253,6 +451,83 @@ def test_data_feeder_bad_batch_is_named(tmp_path, data) -> None:
         model.train(data_feeder=lambda: [(X, y, 0.0, 0.0, 10)], epoch_end=1)
 
 
+def test_non_finite_inputs_are_named_by_row_time_step_and_feature(tmp_path, data) -> None:
+    X, y = data
+    X = X.copy()
+    X[5, 2, 1] = np.nan
+    model = RNN(model_dir=tmp_path, **TINY)
+    with pytest.raises(
+        DataError,
+        match=r"`batch_X` must hold only finite values\. Received: nan at row 5, "
+        r"time step 2, feature 1 \(1 non-finite",
+    ):
+        model.train(X, y, epoch_end=1)
+
+
+def test_non_finite_targets_are_named_by_row(tmp_path, data) -> None:
+    X, y = data
+    y = y.copy()
+    y[3, 0] = np.inf
+    with pytest.raises(
+        DataError, match=r"`batch_y` must hold only finite values\. Received: inf at row 3"
+    ):
+        RNN(model_dir=tmp_path, **TINY).train(X, y, epoch_end=1)
+
+
+def test_bad_feeder_batch_is_rejected_before_any_training(tmp_path, data) -> None:
+    X, y = data
+    bad_y = y.copy()
+    bad_y[7, 0] = np.nan
+    batches = [(X, y, 0.0, 1.0, 48), (X, y, 0.0, 1.0, 48), (X, bad_y, 0.0, 1.0, 48)]
+    model = RNN(model_dir=tmp_path, **TINY)
+    before = model.keras_model.get_weights()
+    with pytest.raises(DataError, match=r"data_feeder batch 2: y` must hold .* nan at row 7"):
+        model.train(data_feeder=lambda: iter(batches), epoch_end=3)
+    assert model.epochs_trained == 0
+    assert not [f for f in os.listdir(tmp_path) if ".ckpt" in f]
+    for a, b in zip(before, model.keras_model.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_loss_becoming_infinite_stops_training_and_keeps_the_last_good_checkpoint(
+    tmp_path, data
+) -> None:
+    X, y = data
+    state = {"explode": False, "weights": None}
+
+    def feeder():
+        # Finite targets whose squared error overflows float32 once they are switched on.
+        yield X, (y * 1e20 if state["explode"] else y), 0.0, 1.0, 48
+
+    def after_epoch(epoch: int, metrics: dict) -> None:
+        state["weights"] = model.keras_model.get_weights()
+        state["explode"] = True
+
+    model = RNN(model_dir=tmp_path, **TINY)
+    with pytest.raises(TrainingDivergedError, match=r"loss became inf in epoch 2, batch 0"):
+        model.train(data_feeder=feeder, epoch_end=3, callback=after_epoch)
+
+    assert os.path.exists(tmp_path / "rnn_epoch_1.ckpt.index")
+    assert not os.path.exists(tmp_path / "rnn_epoch_2.ckpt.index")
+    assert model.epochs_trained == 1
+    for a, b in zip(state["weights"], model.keras_model.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    loaded = RecurrentModel.load(tmp_path, "rnn")
+    assert loaded.epochs_trained == 1
+    np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
+
+
+def test_loss_infinite_in_the_first_epoch_leaves_an_untrained_model(tmp_path, data) -> None:
+    X, y = data
+    model = RNN(model_dir=tmp_path, **TINY)
+    with pytest.raises(TrainingDivergedError, match="epoch 1, batch 0"):
+        model.train(X, y * 1e20, epoch_end=2)
+    assert model.epochs_trained == 0
+    assert model.latest_checkpoint is None
+    with pytest.raises(NotTrainedError):
+        model.predict(X)
+
+
 # -------------------------------------------------------------- validation
 
 
@@ -296,9 +571,21 @@ def test_train_needs_exactly_one_data_source(tmp_path, data) -> None:
         model.train(epoch_end=1)
 
 
-def test_constructor_validates_config(tmp_path) -> None:
-    with pytest.raises(ConfigError, match=r"`n_time_steps` must be > 0\. Received: n_time_steps=0"):
-        LSTM(model_dir=tmp_path, **{**TINY, "n_time_steps": 0})
+@pytest.mark.parametrize(
+    ("override", "match"),
+    [
+        ({"n_time_steps": 0}, r"`n_time_steps` must be > 0\. Received: n_time_steps=0"),
+        ({"keep_prob": 0.0}, r"`keep_prob` must be in \(0, 1\]\. Received: keep_prob=0\.0"),
+        ({"activation": "swish"}, r"`activation` must be one of .*Received: activation='swish'"),
+        ({"seed": -1}, r"`seed` must be >= 0\. Received: seed=-1"),
+        ({"model_dir": 3}, r"`model_dir` must be a path or None\. Received: model_dir=3"),
+        ({"strict_device": "yes"}, r"`strict_device` must be True or False\. Received: "),
+    ],
+)
+def test_constructor_rejects_invalid_values_by_name(tmp_path, override, match) -> None:
+    kwargs = {"model_dir": tmp_path, **TINY, **override}
+    with pytest.raises(ConfigError, match=match):
+        LSTM(**kwargs)
 
 
 def test_base_class_is_abstract(tmp_path) -> None:
@@ -449,6 +736,41 @@ def test_strict_device_raises(tmp_path) -> None:
         RNN(model_dir=tmp_path, strict_device=True, **{**TINY, "device": "gpu", "device_num": 99})
 
 
+def test_two_instances_train_concurrently_in_threads(data, tmp_path) -> None:
+    X, y = data
+    settings = [{**TINY, "keep_prob": 0.5, "seed": seed} for seed in (7, 8)]
+    expected = []
+    for i, kwargs in enumerate(settings):
+        alone = RNN(model_dir=tmp_path / f"alone_{i}", **kwargs)
+        alone.train(X, y, in_sample_size=48, epoch_end=3)
+        expected.append(alone.keras_model.get_weights())
+
+    models = [RNN(model_dir=tmp_path / f"thread_{i}", **kw) for i, kw in enumerate(settings)]
+    errors: list[BaseException] = []
+    start = threading.Barrier(len(models))
+
+    def work(model: RecurrentModel) -> None:
+        try:
+            start.wait()
+            model.train(X, y, in_sample_size=48, epoch_end=3)
+        except BaseException as exc:  # reported below, in the test's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(m,)) for m in models]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+    assert not errors, errors
+    for model, weights in zip(models, expected, strict=True):
+        assert model.epochs_trained == 3
+        assert model.device_used == "/CPU:0"
+        for a, b in zip(model.keras_model.get_weights(), weights, strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+    # The two runs differ, so each thread really trained its own model.
+    assert not np.allclose(expected[0][-2], expected[1][-2])
+
+
 def test_resolve_device_gpu_zero_matches_what_tensorflow_sees(caplog) -> None:
     import tensorflow as tf
 
@@ -485,6 +807,7 @@ def test_show_status(trained_lstm, capsys) -> None:
     assert status["last_metrics"]["epoch"] == 10
     assert len(status["checkpoints"]) == 10
     assert status["latest_checkpoint"] == model.latest_checkpoint
+    assert status["fused_gpu_kernel"] is False  # no fused kernel on the CPU
     assert '"epochs_trained": 10' in capsys.readouterr().out
 
 
@@ -510,6 +833,49 @@ def test_show_graph_writes_summary_and_graph_event(tmp_path) -> None:
     ]
     assert [v.tag for v in graphs] == ["rnn_graph"]
     assert b"MatMul" in graphs[0].tensor.string_val[0]
+    # What a notebook shows for the returned path.
+    assert "rnn_0 (SimpleRNN)" in log_dir._repr_html_()
+    assert "tensorboard --logdir" in log_dir._repr_html_()
+
+
+def _scalars(log_dir) -> dict[str, list[tuple[int, float]]]:
+    import tensorflow as tf
+    from tensorflow.core.util import event_pb2
+
+    found: dict[str, list[tuple[int, float]]] = {}
+    for name in sorted(os.listdir(log_dir)):
+        if not name.startswith("events.out.tfevents"):
+            continue
+        for record in tf.data.TFRecordDataset(os.path.join(log_dir, name)):
+            event = event_pb2.Event.FromString(record.numpy())
+            for value in event.summary.value:
+                number = tf.make_ndarray(value.tensor).item()
+                found.setdefault(value.tag, []).append((event.step, number))
+    return found
+
+
+def test_training_writes_tensorboard_scalars_per_epoch(data, tmp_path) -> None:
+    X, y = data
+    model = RNN(model_dir=tmp_path, log_dir=tmp_path / "logs", **TINY)
+    history = model.train(X, y, in_sample_size=48, epoch_end=2)
+    scalars = _scalars(tmp_path / "logs")
+
+    assert set(scalars) == {"rnn/loss", "rnn/corr_is", "rnn/corr_oos", "rnn/learning_rate"}
+    assert [step for step, _ in scalars["rnn/loss"]] == [1, 2]
+    np.testing.assert_allclose(
+        [v for _, v in scalars["rnn/loss"]], history["all_losses_per_epoch"], rtol=1e-6
+    )
+    np.testing.assert_allclose(
+        [v for _, v in scalars["rnn/learning_rate"]],
+        [model.learning_rate(1, 2), model.learning_rate(2, 2)],
+        rtol=1e-6,
+    )
+
+
+def test_no_scalars_without_log_dir(data, tmp_path) -> None:
+    X, y = data
+    RNN(model_dir=tmp_path, **TINY).train(X, y, epoch_end=1)
+    assert not os.path.exists(tmp_path / "logs")
 
 
 # ---------------------------------------------------------------- imports
