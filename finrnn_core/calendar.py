@@ -51,9 +51,7 @@ def trading_sessions(
     cal = _calendar(calendar)
     first, last = cal.first_session.tz_localize(None), cal.last_session.tz_localize(None)
     lo, hi = max(start_ts, first), min(end_ts, last)
-    inside = (
-        cal.sessions_in_range(lo, hi).tz_localize(None) if lo <= hi else pd.DatetimeIndex([])
-    )
+    inside = cal.sessions_in_range(lo, hi).tz_localize(None) if lo <= hi else pd.DatetimeIndex([])
     outside = weekdays[(weekdays < first) | (weekdays > last)]
     return inside.append(outside).sort_values().astype("datetime64[ns]")
 

@@ -567,7 +567,9 @@ def _blank_rows(table: pa.Table) -> np.ndarray:
 
 def _check_headers(path: Path, names: list[str]) -> None:
     found = [str(n) for n in names]
-    unnamed = [i for i, n in enumerate(names) if not str(n).strip() or str(n).startswith("Unnamed:")]
+    unnamed = [
+        i for i, n in enumerate(names) if not str(n).strip() or str(n).startswith("Unnamed:")
+    ]
     if unnamed:
         raise DataError(
             f"Column {unnamed[0] + 1} of {str(path)!r} has no header name (a saved index?). "
@@ -576,7 +578,9 @@ def _check_headers(path: Path, names: list[str]) -> None:
     seen: set[str] = set()
     for name in names:
         if name in seen:
-            raise DataError(f"Column {name!r} appears twice in {str(path)!r}. Found columns: {found}.")
+            raise DataError(
+                f"Column {name!r} appears twice in {str(path)!r}. Found columns: {found}."
+            )
         seen.add(name)
 
 
@@ -679,7 +683,9 @@ def _parse_other_format(texts: pd.Series, where: str) -> pd.Series:
     return first
 
 
-def _to_number(column: pa.ChunkedArray, dialect: CsvDialect) -> tuple[np.ndarray, np.ndarray | None]:
+def _to_number(
+    column: pa.ChunkedArray, dialect: CsvDialect
+) -> tuple[np.ndarray, np.ndarray | None]:
     """Float values (NaN where a cell is not a number) and, for text columns, the raw texts."""
     if pa.types.is_integer(column.type) or pa.types.is_floating(column.type):
         return column.to_numpy(zero_copy_only=False).astype(float), None

@@ -219,7 +219,9 @@ def train_checkpoint(
             corr_oos_per_epoch=per_epoch["corr_oos"],
             corr_is=_pooled_corr(history["all_actual_is"], history["all_predicted_is"]),
             corr_oos=_pooled_corr(history["all_actual_oos"], history["all_predicted_oos"]),
-            skipped_tickers=sorted(set(map(str, known["ticker"].unique())) - set(training_set.tickers)),
+            skipped_tickers=sorted(
+                set(map(str, known["ticker"].unique())) - set(training_set.tickers)
+            ),
         )
         (work_dir / TRAINING_FILE).write_text(json.dumps(checkpoint.to_dict(), indent=2))
         _swap_into_place(work_dir, final_dir)

@@ -348,7 +348,9 @@ def test_one_date_format_per_column_and_ambiguity_is_an_error(tmp_path):
         ["17.03.2021", "unparseable_date"]
     ]
     ambiguous = write(tmp_path, "AM.csv", "Date,Close\n01/02/2021,1\n03/02/2021,2\n")
-    with pytest.raises(DataError, match=r"Ambiguous dates in column 'Date' of .*AM.csv.*date_format"):
+    with pytest.raises(
+        DataError, match=r"Ambiguous dates in column 'Date' of .*AM.csv.*date_format"
+    ):
         read_prices(ambiguous)
     with_format = read_prices(ambiguous, dialect=CsvDialect(date_format="%d/%m/%Y"))
     assert list(closes(with_format, "AM")) == ["2021-02-01", "2021-02-03"]
@@ -388,7 +390,9 @@ def test_parquet_indexed_by_date(tmp_path):
 
 def test_timezone_aware_timestamps_across_a_dst_change(tmp_path):
     path = write(
-        tmp_path, "DST.csv", "Date,Close\n2021-03-12T16:00:00-05:00,1\n2021-03-15T16:00:00-04:00,2\n"
+        tmp_path,
+        "DST.csv",
+        "Date,Close\n2021-03-12T16:00:00-05:00,1\n2021-03-15T16:00:00-04:00,2\n",
     )
     assert list(closes(read_prices(path), "DST")) == ["2021-03-12", "2021-03-15"]
     stamps = pd.date_range("2021-03-11 16:00", periods=6, freq="D", tz="America/New_York")
