@@ -75,6 +75,22 @@ TABLE_SCHEMAS: dict[str, pa.Schema] = {
             ("cutoff", pa.date32()),
         ]
     ),
+    "prediction_scores": pa.schema(
+        [
+            ("model", pa.string()),
+            ("forward_step", pa.int32()),
+            ("n_tickers", pa.int64()),
+            ("ic", pa.float64()),
+            ("rank_ic", pa.float64()),
+            ("hit_rate", pa.float64()),
+            ("mae", pa.float64()),
+            ("rmse", pa.float64()),
+            ("mae_zero", pa.float64()),
+            ("rmse_zero", pa.float64()),
+            ("mae_persistence", pa.float64()),
+            ("rmse_persistence", pa.float64()),
+        ]
+    ),
 }
 
 
@@ -169,7 +185,9 @@ def write_partitions(
             f"Rows dated {stray[:3]} are outside the partitions being written to "
             f"{str(table_dir)!r} ({keys[0]}..{keys[-1]})."
         )
-    groups = {d: rows for d, rows in frame.groupby(day.to_numpy(), sort=False)} if len(frame) else {}
+    groups = (
+        {d: rows for d, rows in frame.groupby(day.to_numpy(), sort=False)} if len(frame) else {}
+    )
     empty = frame.iloc[0:0]
     with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
         return list(

@@ -6,12 +6,16 @@ import os
 
 import dagster as dg
 
+from finrnn_pipeline.assets.evaluation import prediction_scores
 from finrnn_pipeline.assets.features import price_features
 from finrnn_pipeline.assets.models import checkpoint_assets
 from finrnn_pipeline.assets.predictions import predictions
 from finrnn_pipeline.assets.prices import ingest_prices
+from finrnn_pipeline.checks import ALL_CHECKS
 from finrnn_pipeline.io_managers import PartitionedParquetIOManager
 from finrnn_pipeline.resources import ComputeResource, PriceSourceResource, StorageResource
+from finrnn_pipeline.schedules import daily_predictions_job, daily_predictions_schedule
+from finrnn_pipeline.sensors import price_files_sensor
 
 end_to_end_job = dg.define_asset_job(
     "end_to_end_job",
@@ -41,6 +45,13 @@ def build_resources(storage_root: str | None = None, price_path: str | None = No
     }
 
 
-ALL_ASSETS = [ingest_prices, price_features, *checkpoint_assets, predictions]
+ALL_ASSETS = [ingest_prices, price_features, *checkpoint_assets, predictions, prediction_scores]
 
-defs = dg.Definitions(assets=ALL_ASSETS, jobs=[end_to_end_job, ingest_job], resources=build_resources())
+defs = dg.Definitions(
+    assets=ALL_ASSETS,
+    asset_checks=ALL_CHECKS,
+    jobs=[end_to_end_job, ingest_job, daily_predictions_job],
+    schedules=[daily_predictions_schedule],
+    sensors=[price_files_sensor],
+    resources=build_resources(),
+)

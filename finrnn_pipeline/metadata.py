@@ -43,6 +43,16 @@ _COLUMN_DESCRIPTIONS = {
     "forward_step": "Target horizon in trading days.",
     "model_version": "<model>@<cutoff>#<weights hash> of the checkpoint that predicted.",
     "cutoff": "Cut-off date of that checkpoint.",
+    "n_tickers": "Tickers scored: those with a prediction and a realized value that day.",
+    "ic": "Information coefficient: Pearson correlation of predicted vs realized across tickers.",
+    "rank_ic": "Rank IC: Spearman correlation of predicted vs realized across tickers.",
+    "hit_rate": "Share of tickers whose predicted sign equals the realized sign.",
+    "mae": "Mean absolute error of the model's predictions.",
+    "rmse": "Root mean squared error of the model's predictions.",
+    "mae_zero": "Mean absolute error of predicting a zero return.",
+    "rmse_zero": "Root mean squared error of predicting a zero return.",
+    "mae_persistence": "Mean absolute error of predicting ret_1d * forward_step (persistence).",
+    "rmse_persistence": "Root mean squared error of predicting ret_1d * forward_step (persistence).",
 }
 
 

@@ -10,11 +10,14 @@ import pandas as pd
 PARTITIONS_START = os.environ.get("FINRNN_PARTITIONS_START", "2016-01-04")
 
 # One partition per weekday, keyed YYYY-MM-DD. An exchange holiday is a partition with no rows.
+# end_offset=1: today's partition exists from midnight on, so the after-close schedule can run it
+# the same evening (otherwise a day's partition would only exist once the next weekday began).
 trading_days = dg.TimeWindowPartitionsDefinition(
     start=PARTITIONS_START,
     cron_schedule="0 0 * * 1-5",
     fmt="%Y-%m-%d",
     timezone="America/New_York",
+    end_offset=1,
 )
 
 

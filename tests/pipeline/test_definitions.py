@@ -21,6 +21,7 @@ def test_definitions_load_and_every_job_resolves():
         "gru_checkpoint",
         "rnn_checkpoint",
         "predictions",
+        "prediction_scores",
     }
     assert job.name == "end_to_end_job"
 

@@ -1,0 +1,44 @@
+"""Filtered reads of the stored tables, for people and scripts rather than the pipeline."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+import pandas as pd
+
+from finrnn_core.storage import read_table
+
+PREDICTIONS_TABLE = "predictions"
+
+
+def read_predictions(
+    root: str | Path,
+    start: str | pd.Timestamp | None = None,
+    end: str | pd.Timestamp | None = None,
+    tickers: Iterable[str] | None = None,
+    models: Iterable[str] | None = None,
+) -> pd.DataFrame:
+    """Read the `predictions` table under a storage root, filtered by date, ticker and model.
+
+    Args:
+        root: the storage root (the folder holding `predictions/`).
+        start: first date (inclusive), or `None` for the first stored date.
+        end: last date (inclusive), or `None` for the last stored date.
+        tickers: keep only these tickers (exact match); `None` or empty keeps all.
+        models: keep only these model ids (`lstm`, `gru`, `rnn`); `None` or empty keeps all.
+
+    Returns:
+        The rows sorted by date, model and ticker, with `date` (datetime64) first and then the
+        columns of `TABLE_SCHEMAS["predictions"]`.
+
+    Raises:
+        DataError: `root` holds no `predictions` table.
+    """
+    frame = read_table(Path(root) / PREDICTIONS_TABLE, start=start, end=end)
+    tickers, models = list(tickers or []), list(models or [])
+    if tickers:
+        frame = frame[frame["ticker"].isin(tickers)]
+    if models:
+        frame = frame[frame["model"].isin(models)]
+    return frame.sort_values(["date", "model", "ticker"], kind="stable").reset_index(drop=True)

@@ -1,0 +1,110 @@
+"""`finrnn-predictions`: print or export stored predictions, filtered by date, ticker and model."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import sys
+from pathlib import Path
+
+FORMATS = ("table", "csv", "parquet")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="finrnn-predictions",
+        description="Read the predictions table (one row per date, ticker and model: predicted "
+        "and realized forward log return, forward_step, model_version, cutoff) from a finrnn "
+        "storage root, filtered by date range, ticker and model.",
+        epilog="Examples:\n"
+        "  finrnn-predictions --start 2018-06-01 --end 2018-06-30 --ticker AAPL --model lstm\n"
+        "  finrnn-predictions --format csv --output june.csv --start 2018-06-01\n"
+        "  finrnn-predictions --format parquet --output preds.parquet --model gru --model rnn",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--root",
+        default=os.environ.get("FINRNN_STORAGE_ROOT", "finrnn_data"),
+        help="storage root holding predictions/ (default: $FINRNN_STORAGE_ROOT or finrnn_data; "
+        "now: %(default)s)",
+    )
+    parser.add_argument("--start", help="first date YYYY-MM-DD, inclusive (default: the first)")
+    parser.add_argument("--end", help="last date YYYY-MM-DD, inclusive (default: the last)")
+    parser.add_argument(
+        "--ticker",
+        action="append",
+        default=[],
+        help="keep this ticker (exact, case-sensitive); repeat for several (default: all)",
+    )
+    parser.add_argument(
+        "--model",
+        action="append",
+        default=[],
+        help="keep this model id (lstm, gru, rnn); repeat for several (default: all)",
+    )
+    parser.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="table",
+        help="table: aligned text; csv; parquet (needs --output). Default: %(default)s",
+    )
+    parser.add_argument(
+        "--output", help="write to this file instead of standard output (required for parquet)"
+    )
+    return parser
+
+
+def _date(parser: argparse.ArgumentParser, name: str, value: str | None):
+    import pandas as pd
+
+    if value is None:
+        return None
+    try:
+        return pd.Timestamp(dt.date.fromisoformat(value))
+    except ValueError:
+        parser.error(f"--{name} must be a date YYYY-MM-DD. Received: {value!r}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    start, end = _date(parser, "start", args.start), _date(parser, "end", args.end)
+    if start is not None and end is not None and start > end:
+        parser.error(f"--start {start:%Y-%m-%d} is after --end {end:%Y-%m-%d}.")
+    if args.format == "parquet" and not args.output:
+        parser.error("--format parquet writes a binary file: give --output FILE.")
+
+    from finrnn_core.reading import PREDICTIONS_TABLE, read_predictions
+
+    table_dir = Path(args.root) / PREDICTIONS_TABLE
+    if not table_dir.is_dir():
+        print(
+            f"finrnn-predictions: error: no predictions table at {str(table_dir.resolve())!r}. "
+            "Materialize the predictions asset first (e.g. `make demo`), or pass --root / set "
+            "FINRNN_STORAGE_ROOT to the storage root that holds it.",
+            file=sys.stderr,
+        )
+        return 2
+    frame = read_predictions(args.root, start, end, args.ticker, args.model)
+    if frame.empty:
+        print("finrnn-predictions: no rows match the filters.", file=sys.stderr)
+    if args.format == "parquet":
+        frame.assign(date=frame["date"].dt.date).to_parquet(args.output, index=False)
+    else:
+        frame["date"] = frame["date"].dt.strftime("%Y-%m-%d")
+        if args.format == "csv":
+            text = frame.to_csv(index=False)
+        else:
+            text = frame.to_string(index=False) + "\n" if len(frame) else ""
+        if args.output:
+            Path(args.output).write_text(text)
+        else:
+            sys.stdout.write(text)
+    if args.output:
+        print(f"{len(frame)} row(s) written to {args.output}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,88 @@
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from finrnn_core.reading import read_predictions
+from finrnn_core.storage import read_table
+
+CLI = str(Path(sys.executable).parent / "finrnn-predictions")  # the installed console script
+
+
+def cli(*args, env=None):
+    return subprocess.run([CLI, *args], capture_output=True, text=True, env=env)
+
+
+def test_read_predictions_filters_by_date_ticker_and_model(chain_root):
+    frame = read_predictions(chain_root, "2018-04-03", "2018-04-05", ["AAPL", "MSFT"], ["gru"])
+    assert len(frame) == 3 * 2
+    assert set(frame["ticker"]) == {"AAPL", "MSFT"} and set(frame["model"]) == {"gru"}
+    assert frame["date"].min() == pd.Timestamp("2018-04-03")
+    assert frame["date"].max() == pd.Timestamp("2018-04-05")
+    everything = read_predictions(chain_root)
+    assert len(everything) == len(read_table(chain_root / "predictions"))
+
+
+def test_cli_prints_the_filtered_rows_as_csv(chain_root):
+    out = cli(
+        "--root", str(chain_root), "--start", "2018-04-09", "--end", "2018-04-10",
+        "--ticker", "AAPL", "--ticker", "XOM", "--model", "lstm", "--format", "csv",
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    frame = pd.read_csv(io.StringIO(out.stdout))
+    assert list(frame.columns) == [
+        "date", "ticker", "model", "predicted", "realized", "forward_step", "model_version", "cutoff",
+    ]  # fmt: skip
+    assert frame[["date", "ticker"]].values.tolist() == [
+        ["2018-04-09", "AAPL"],
+        ["2018-04-09", "XOM"],
+        ["2018-04-10", "AAPL"],
+        ["2018-04-10", "XOM"],
+    ]
+    stored = read_predictions(chain_root, "2018-04-09", "2018-04-10", ["AAPL", "XOM"], ["lstm"])
+    assert frame["predicted"].tolist() == stored["predicted"].tolist()
+
+
+def test_cli_table_format_and_the_storage_root_from_the_environment(chain_root):
+    env = {"FINRNN_STORAGE_ROOT": str(chain_root), "PATH": "/usr/bin:/bin"}
+    out = cli("--start", "2018-04-30", "--ticker", "AMD", env=env)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0].split()[:4] == ["date", "ticker", "model", "predicted"]
+    assert sorted(line.split()[2] for line in lines[1:]) == ["gru", "lstm", "rnn"]
+    assert all(line.startswith("2018-04-30") and " AMD " in line for line in lines[1:])
+
+
+def test_cli_writes_parquet_to_the_output_file(chain_root, tmp_path):
+    target = tmp_path / "out.parquet"
+    out = cli(
+        "--root", str(chain_root), "--model", "rnn", "--format", "parquet", "--output", str(target)
+    )
+    assert out.returncode == 0, out.stderr
+    frame = pd.read_parquet(target)
+    assert len(frame) == 21 * 21  # 21 trading days x 21 tickers
+    assert set(frame["model"]) == {"rnn"}
+    assert f"{len(frame)} row(s) written to {target}" in out.stderr
+
+
+def test_cli_errors_clearly(chain_root, tmp_path):
+    missing = cli("--root", str(tmp_path / "nowhere"))
+    assert missing.returncode == 2
+    assert "no predictions table at" in missing.stderr and "nowhere" in missing.stderr
+    bad_date = cli("--root", str(chain_root), "--start", "April")
+    assert bad_date.returncode == 2 and "--start must be a date YYYY-MM-DD" in bad_date.stderr
+    parquet = cli("--root", str(chain_root), "--format", "parquet")
+    assert parquet.returncode == 2 and "give --output FILE" in parquet.stderr
+    none = cli("--root", str(chain_root), "--ticker", "NOPE", "--format", "csv")
+    assert none.returncode == 0 and "no rows match" in none.stderr
+    assert none.stdout.strip().startswith("date,ticker,model")
+
+
+def test_cli_help_explains_every_option():
+    out = cli("--help")
+    assert out.returncode == 0
+    for option in ("--root", "--start", "--end", "--ticker", "--model", "--format", "--output"):
+        assert option in out.stdout
+    assert "FINRNN_STORAGE_ROOT" in out.stdout and "repeat" in out.stdout
