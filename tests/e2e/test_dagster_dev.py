@@ -1,5 +1,6 @@
 """The real Dagster webserver and daemon serve the definitions and run a launched partition."""
 
+import os
 import subprocess
 
 import pytest
@@ -9,10 +10,17 @@ from tests.e2e.conftest import BIN, REPO
 pytestmark = pytest.mark.e2e
 
 
-def test_definitions_validate():
+def test_definitions_validate(tmp_path):
+    # Its own instance: `make` exports a DAGSTER_HOME that a fresh clone has not created yet.
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(tmp_path),
+        "FINRNN_STORAGE_ROOT": str(tmp_path / "data"),
+    }
     out = subprocess.run(
         [BIN / "dagster", "definitions", "validate", "-w", "workspace.yaml"],
         cwd=REPO,
+        env=env,
         capture_output=True,
         text=True,
     )
