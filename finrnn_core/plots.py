@@ -40,6 +40,7 @@ def loss_curve_png(
     corr_is: Sequence[float] | None = None,
     corr_oos: Sequence[float] | None = None,
     title: str = "",
+    epochs: Sequence[int] | None = None,
 ) -> bytes:
     """Draw the training loss per epoch, with in- and out-of-sample correlation on a second axis.
 
@@ -48,23 +49,26 @@ def loss_curve_png(
         corr_is: in-sample correlation after each epoch, or `None` to leave it out.
         corr_oos: out-of-sample correlation after each epoch, or `None` to leave it out.
         title: the chart title.
+        epochs: the epoch number of each value (e.g. `[5, 6, 7]` after a warm start), or
+            `None` for `1..len(loss)`.
 
     Returns:
         The chart as PNG bytes.
 
     Raises:
-        ValueError: `loss` is empty, or a correlation series is not as long as `loss`.
+        ValueError: `loss` is empty, or a correlation series or `epochs` is not as long as
+            `loss`.
     """
     if len(loss) == 0:
         raise ValueError("`loss` must hold at least one epoch. Received: loss=[]")
-    for name, series in (("corr_is", corr_is), ("corr_oos", corr_oos)):
+    for name, series in (("corr_is", corr_is), ("corr_oos", corr_oos), ("epochs", epochs)):
         if series is not None and len(series) != len(loss):
             raise ValueError(
                 f"`{name}` must have one value per epoch ({len(loss)}). "
                 f"Received: {len(series)} values"
             )
     plt = _pyplot()
-    epochs = np.arange(1, len(loss) + 1)
+    epochs = np.arange(1, len(loss) + 1) if epochs is None else np.asarray(epochs)
     fig, ax = plt.subplots(figsize=_FIGSIZE)
     ax.plot(epochs, loss, marker="o", color="tab:blue", label="loss")
     ax.set_xlabel("epoch")

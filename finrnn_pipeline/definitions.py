@@ -14,13 +14,25 @@ from finrnn_pipeline.assets.prices import ingest_prices
 from finrnn_pipeline.checks import ALL_CHECKS
 from finrnn_pipeline.io_managers import PartitionedParquetIOManager
 from finrnn_pipeline.resources import ComputeResource, PriceSourceResource, StorageResource
-from finrnn_pipeline.schedules import daily_predictions_job, daily_predictions_schedule
+from finrnn_pipeline.schedules import (
+    daily_predictions_job,
+    daily_predictions_schedule,
+    retraining_job,
+    weekly_retraining_schedule,
+)
 from finrnn_pipeline.sensors import price_files_sensor
 
-end_to_end_job = dg.define_asset_job(
-    "end_to_end_job",
-    selection=dg.AssetSelection.all(),
-    description="Ingest, features, training and predictions for a range of trading days in one run.",
+features_job = dg.define_asset_job(
+    "features_job",
+    selection=["raw_prices", "price_quarantine", "price_features"],
+    description="Ingest prices and compute features for a range of trading days in one run.",
+)
+
+predictions_job = dg.define_asset_job(
+    "predictions_job",
+    selection=["predictions", "prediction_scores"],
+    description="Predict a range of trading days (each with the newest checkpoint before it) "
+    "and score them, in one run.",
 )
 
 ingest_job = dg.define_asset_job(
@@ -50,8 +62,8 @@ ALL_ASSETS = [ingest_prices, price_features, *checkpoint_assets, predictions, pr
 defs = dg.Definitions(
     assets=ALL_ASSETS,
     asset_checks=ALL_CHECKS,
-    jobs=[end_to_end_job, ingest_job, daily_predictions_job],
-    schedules=[daily_predictions_schedule],
+    jobs=[features_job, retraining_job, predictions_job, ingest_job, daily_predictions_job],
+    schedules=[daily_predictions_schedule, weekly_retraining_schedule],
     sensors=[price_files_sensor],
     resources=build_resources(),
 )

@@ -1,4 +1,7 @@
-"""Run the whole pipeline over a range of trading days in one Dagster run and summarise it.
+"""Run the whole pipeline over a range of trading days and summarise it.
+
+Three Dagster runs, as a user launches them: features for the range of trading days, the models
+at a range of retraining cut-offs (weekly partitions), then predictions and scores for the days.
 
 The run is recorded in a persistent Dagster instance (``DAGSTER_HOME``, by default
 ``.finrnn/dagster_home``), so ``dagster dev`` started with the same ``DAGSTER_HOME`` shows it.
@@ -20,7 +23,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="finrnn-demo",
         description="Materialize prices -> features -> LSTM/GRU/RNN checkpoints -> predictions "
-        "over a range of trading days in one Dagster run, then print a summary.",
+        "over a range of trading days (one run for the daily inputs, one for the cut-offs, one "
+        "for predictions and scores), then print a summary.",
     )
     parser.add_argument(
         "--start", default="2016-01-04", help="first trading day (default: %(default)s)"
@@ -39,7 +43,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="where tables and checkpoints are written (default: %(default)s)",
     )
     parser.add_argument(
-        "--cutoff", default="", help="training cut-off YYYY-MM-DD (default: 80%% of the range)"
+        "--cutoff",
+        default="",
+        help="first training cut-off YYYY-MM-DD, moved back to a cut-off partition (Fridays "
+        "by default; default: 80%% of the way through the range)",
+    )
+    parser.add_argument(
+        "--last-cutoff",
+        default="",
+        help="train every cut-off from --cutoff to this one, each warm-started from the one "
+        "before (walk-forward; default: --cutoff only)",
     )
     parser.add_argument("--epochs", type=int, default=None, help="training epochs per model")
     return parser
@@ -72,17 +85,38 @@ def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> arg
             f"--start {args.start:%Y-%m-%d} is before the first trading-day partition "
             f"{PARTITIONS_START}; set FINRNN_PARTITIONS_START=YYYY-MM-DD for a longer history."
         )
-    if args.cutoff:
-        cutoff = _trading_day(parser, "cutoff", args.cutoff, forward=False)
-        if not args.start < cutoff < args.end:
+    days = pd.bdate_range(args.start, args.end)
+    args.cutoff = _cutoff(
+        parser, "cutoff", args.cutoff or f"{days[int(0.8 * (len(days) - 1))]:%Y-%m-%d}"
+    )
+    args.last_cutoff = _cutoff(parser, "last-cutoff", args.last_cutoff or args.cutoff)
+    for name, cutoff in (("cutoff", args.cutoff), ("last-cutoff", args.last_cutoff)):
+        if not args.start < pd.Timestamp(cutoff) < args.end:
             parser.error(
-                f"--cutoff {cutoff:%Y-%m-%d} must lie inside {args.start:%Y-%m-%d}..{args.end:%Y-%m-%d}: "
+                f"--{name} {cutoff} must lie inside {args.start:%Y-%m-%d}..{args.end:%Y-%m-%d}: "
                 "training uses the days before it and predictions the days after it."
             )
-        args.cutoff = f"{cutoff:%Y-%m-%d}"
+    if args.last_cutoff < args.cutoff:
+        parser.error(f"--last-cutoff {args.last_cutoff} is before --cutoff {args.cutoff}.")
     if args.epochs is not None and args.epochs <= 0:
         parser.error(f"--epochs must be > 0. Received: {args.epochs}")
     return args
+
+
+def _cutoff(parser: argparse.ArgumentParser, name: str, value: str) -> str:
+    """The newest retraining cut-off partition on or before `value`."""
+    import pandas as pd
+
+    from finrnn_pipeline.partitions import retrain_cutoffs
+
+    try:
+        day = f"{pd.Timestamp(value):%Y-%m-%d}"
+    except ValueError:
+        parser.error(f"--{name} must be a date YYYY-MM-DD. Received: {value!r}")
+    earlier = [k for k in retrain_cutoffs.get_partition_keys() if k <= day]
+    if not earlier:
+        parser.error(f"--{name} {day} is before the first retraining cut-off.")
+    return earlier[-1]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -101,6 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     import pandas as pd
 
     from finrnn_core.storage import missing_partitions, partition_dates
+    from finrnn_core.training import CELL_TYPES
     from finrnn_pipeline.assets.features import LOOKBACK_PARTITIONS
     from finrnn_pipeline.definitions import build_resources, defs
     from finrnn_pipeline.partitions import trading_days
@@ -136,29 +171,40 @@ def main(argv: list[str] | None = None) -> int:
             "the cut-off. Use --storage-root DIR to keep experiments apart."
         )
 
-    training: dict = {"cutoff": args.cutoff}
+    training: dict = {}
     if args.epochs is not None:
         training["epochs"] = args.epochs
-    run_config = {
-        "ops": {f"{c}_checkpoint": {"config": training} for c in ("lstm", "gru", "rnn")},
-        **quiet,
-    }
+    steps = [
+        ("features_job", start, end, quiet),
+        (
+            "retraining_job",
+            args.cutoff,
+            args.last_cutoff,
+            {"ops": {f"{c}_checkpoint": {"config": training} for c in CELL_TYPES}, **quiet},
+        ),
+        ("predictions_job", start, end, quiet),
+    ]
     began = time.monotonic()
-    result = defs.resolve_job_def("end_to_end_job").execute_in_process(
-        instance=instance,
-        run_config=run_config,
-        resources=resources,
-        tags=_range_tags(start, end),
-        raise_on_error=False,
-    )
-    seconds = time.monotonic() - began
-    if not result.success:
-        print(
-            f"Run {result.run_id} FAILED after {seconds:.0f}s; see the logs above or the UI.",
-            file=sys.stderr,
+    results = []
+    for job, first, last, run_config in steps:
+        print(f"Run {job} over {first}..{last}")
+        result = defs.resolve_job_def(job).execute_in_process(
+            instance=instance,
+            run_config=run_config,
+            resources=resources,
+            tags=_range_tags(first, last),
+            raise_on_error=False,
         )
-        return 1
-    print_summary(result, root, seconds, pd.Timestamp(start), pd.Timestamp(end))
+        if not result.success:
+            print(
+                f"Run {result.run_id} ({job}) FAILED after {time.monotonic() - began:.0f}s; "
+                "see the logs above or the UI.",
+                file=sys.stderr,
+            )
+            return 1
+        results.append(result)
+    seconds = time.monotonic() - began
+    print_summary(results, root, seconds, pd.Timestamp(start), pd.Timestamp(end))
     return 0
 
 
@@ -169,21 +215,27 @@ def _range_tags(start: str, end: str) -> dict[str, str]:
     }
 
 
-def _last_metadata(result, asset: str) -> dict:
-    events = [e for e in result.get_asset_materialization_events() if e.asset_key.path[-1] == asset]
+def _last_metadata(results, asset: str) -> dict:
+    events = [
+        e
+        for result in results
+        for e in result.get_asset_materialization_events()
+        if e.asset_key.path[-1] == asset
+    ]
     if not events:
         return {}
     return {k: v.value for k, v in events[-1].materialization.metadata.items()}
 
 
-def print_summary(result, root: Path, seconds: float, start, end) -> None:
+def print_summary(results, root: Path, seconds: float, start, end) -> None:
     from finrnn_core.metrics import pearson
     from finrnn_core.storage import read_table
 
-    prices = _last_metadata(result, "raw_prices")
+    prices = _last_metadata(results, "raw_prices")
     lines = [
         "",
-        f"=== finrnn run {result.run_id} succeeded in {seconds:.0f}s ===",
+        f"=== finrnn: {len(results)} runs succeeded in {seconds:.0f}s "
+        f"({', '.join(r.run_id[:8] for r in results)}) ===",
         f"Rows ingested: {prices.get('rows_read')} read, {prices.get('rows_accepted')} accepted, "
         f"{prices.get('rows_quarantined')} quarantined ({prices.get('tickers')} tickers, "
         f"{prices.get('first_date')}..{prices.get('last_date')})",
@@ -194,7 +246,7 @@ def print_summary(result, root: Path, seconds: float, start, end) -> None:
         "Model   cutoff      windows (in/out)   corr in-sample  corr out-of-sample  corr after cutoff"
     )
     for cell in ("lstm", "gru", "rnn"):
-        meta = _last_metadata(result, f"{cell}_checkpoint")
+        meta = _last_metadata(results, f"{cell}_checkpoint")
         rows = table[(table["model"] == cell)].dropna(subset=["realized"])
         live = (
             pearson(rows["realized"].to_numpy(), rows["predicted"].to_numpy())
@@ -218,7 +270,11 @@ def print_summary(result, root: Path, seconds: float, start, end) -> None:
         "Open the UI on these runs: make ui   (http://127.0.0.1:3000)",
     ]
     print("\n".join(lines))
-    summary = {"run_id": result.run_id, "seconds": round(seconds, 1), "prediction_rows": len(table)}
+    summary = {
+        "run_ids": [r.run_id for r in results],
+        "seconds": round(seconds, 1),
+        "prediction_rows": len(table),
+    }
     (root / "last_demo.json").write_text(json.dumps(summary, indent=2))
 
 

@@ -21,6 +21,20 @@ trading_days = dg.TimeWindowPartitionsDefinition(
 )
 
 
+# One partition per retraining cut-off, keyed by the cut-off date: Fridays by default, so a
+# checkpoint trained on a week's last session is there for the next week's predictions. Any cron
+# works (e.g. "0 0 1 * *" for the first of each month); end_offset=1 makes the current period's
+# cut-off exist on its own day, for the evening retraining schedule.
+RETRAIN_CRON = os.environ.get("FINRNN_RETRAIN_CRON", "0 0 * * 5")
+retrain_cutoffs = dg.TimeWindowPartitionsDefinition(
+    start=PARTITIONS_START,
+    cron_schedule=RETRAIN_CRON,
+    fmt="%Y-%m-%d",
+    timezone="America/New_York",
+    end_offset=1,
+)
+
+
 def partition_dates(context: dg.AssetExecutionContext) -> list[str]:
     """The partition keys (dates) this run materializes: one key, or every key of a range."""
     return list(context.partition_keys)

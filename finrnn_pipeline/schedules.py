@@ -1,4 +1,5 @@
-"""Schedules: the daily after-close run of ingest, features, predictions and their scores."""
+"""Schedules: the daily after-close run of ingest, features, predictions and their scores, and
+the weekly retraining of every model at that week's cut-off."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 
 from finrnn_core.calendar import trading_sessions
-from finrnn_pipeline.partitions import trading_days
+from finrnn_pipeline.partitions import RETRAIN_CRON, retrain_cutoffs
 
 SCHEDULE_CALENDAR = "XNYS"
 SCHEDULE_TIMEZONE = "America/New_York"
@@ -21,7 +22,6 @@ daily_predictions_job = dg.define_asset_job(
         "predictions",
         "prediction_scores",
     ],
-    partitions_def=trading_days,
     description="One trading day: ingest its prices, compute its features, predict it with the "
     "newest checkpoints and score the predictions whose realized value is known.",
 )
@@ -41,3 +41,27 @@ def daily_predictions_schedule(context: dg.ScheduleEvaluationContext):
     if len(trading_sessions(SCHEDULE_CALENDAR, day, day)) == 0:
         return dg.SkipReason(f"{day} is not an {SCHEDULE_CALENDAR} trading session.")
     return dg.RunRequest(run_key=day, partition_key=day)
+
+
+retraining_job = dg.define_asset_job(
+    "retraining_job",
+    selection=["lstm_checkpoint", "gru_checkpoint", "rnn_checkpoint"],
+    description="Train every model at a range of cut-offs in one run, each warm-started from "
+    "the cut-off before it.",
+)
+
+
+@dg.schedule(
+    cron_schedule="45 18 * * 5" if RETRAIN_CRON == "0 0 * * 5" else RETRAIN_CRON,
+    execution_timezone=SCHEDULE_TIMEZONE,
+    job=retraining_job,
+    description="Fridays at 18:45 New York time (after the daily run): retrain every model at "
+    "that day's cut-off, warm from the week before.",
+)
+def weekly_retraining_schedule(context: dg.ScheduleEvaluationContext):
+    """Request the cut-off partition of the scheduled day, or skip when there is none."""
+    local = context.scheduled_execution_time.astimezone(ZoneInfo(SCHEDULE_TIMEZONE))
+    day = local.strftime("%Y-%m-%d")
+    if not retrain_cutoffs.has_partition_key(day):
+        return dg.SkipReason(f"{day} is not a retraining cut-off ({RETRAIN_CRON}).")
+    return dg.RunRequest(run_key=f"retrain-{day}", partition_key=day)

@@ -28,7 +28,20 @@ from finrnn_pipeline.resources import ComputeResource, StorageResource
     kinds={"parquet"},
     owners=OWNERS,
     metadata=table_definition_metadata("predictions"),
-    deps=[price_features, *checkpoint_assets],
+    # Day d is predicted by each model's newest cut-off strictly before d (the shifted mapping
+    # picks exactly that weekly partition); the step itself re-checks it on the stored files.
+    deps=[
+        price_features,
+        *(
+            dg.AssetDep(
+                ckpt,
+                partition_mapping=dg.TimeWindowPartitionMapping(
+                    start_offset=-1, end_offset=-1, allow_nonexistent_upstream_partitions=True
+                ),
+            )
+            for ckpt in checkpoint_assets
+        ),
+    ],
 )
 def predictions(
     context: dg.AssetExecutionContext, storage: StorageResource, compute: ComputeResource

@@ -86,8 +86,8 @@ def test_whole_chain_writes_checkpoints_and_predictions_after_the_cutoff(chain_r
     checkpoints = list_checkpoints(chain_root / "rnn_checkpoints")
     assert sorted(c.model_id for c in checkpoints) == ["gru", "lstm", "rnn"]
     for ckpt in checkpoints:
-        assert ckpt.cutoff == "2018-03-29"
-        folder = chain_root / "rnn_checkpoints" / ckpt.model_id / "cutoff=2018-03-29"
+        assert ckpt.cutoff == "2018-03-30"
+        folder = chain_root / "rnn_checkpoints" / ckpt.model_id / "cutoff=2018-03-30"
         assert (folder / f"{ckpt.model_id}.config.json").is_file()
         assert (folder / "training.json").is_file()
         assert list(folder.glob(f"{ckpt.model_id}_latest.ckpt*"))
@@ -100,7 +100,7 @@ def test_whole_chain_writes_checkpoints_and_predictions_after_the_cutoff(chain_r
     days = pd.bdate_range("2018-04-02", "2018-04-30")
     assert len(table) == len(days) * 21 * 3
     assert table.groupby(["date", "ticker", "model"]).size().max() == 1
-    assert table["model_version"].str.match(r"^(lstm|gru|rnn)@2018-03-29#[0-9a-f]{10}$").all()
+    assert table["model_version"].str.match(r"^(lstm|gru|rnn)@2018-03-30#[0-9a-f]{10}$").all()
     assert np.isfinite(table["predicted"]).all()
     # realized is known for all but the last day (its next row is not in the store)
     last = table["date"] == table["date"].max()

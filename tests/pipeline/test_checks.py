@@ -148,14 +148,14 @@ def test_a_cutoff_on_the_predicted_day_fails_the_blocking_lookahead_check(store)
 
 
 def test_a_scaling_fit_after_the_cutoff_fails_that_models_check_only(store):
-    path = store / "rnn_checkpoints" / "lstm" / "cutoff=2018-03-29" / "training.json"
+    path = store / "rnn_checkpoints" / "lstm" / "cutoff=2018-03-30" / "training.json"
     data = json.loads(path.read_text())
-    data["scaling"]["fit_end"] = "2018-03-30"
+    data["scaling"]["fit_end"] = "2018-03-31"
     path.write_text(json.dumps(data))
     evaluations = run_checks(store, *scaling_checks)
     assert not evaluations[("lstm_checkpoint", "check_scaling_fit_before_cutoff")].passed
     lstm = evaluations[("lstm_checkpoint", "check_scaling_fit_before_cutoff")].metadata
-    assert lstm["first_fit_after_cutoff"].value[0]["fit_end"] == "2018-03-30"
+    assert lstm["first_fit_after_cutoff"].value[0]["fit_end"] == "2018-03-31"
     assert evaluations[("gru_checkpoint", "check_scaling_fit_before_cutoff")].passed
     assert evaluations[("rnn_checkpoint", "check_scaling_fit_before_cutoff")].passed
 

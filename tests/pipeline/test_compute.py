@@ -4,7 +4,6 @@ import shutil
 import dagster as dg
 import pytest
 
-from finrnn_core.errors import DeviceError
 from finrnn_pipeline.resources import ComputeResource
 from tests.pipeline.conftest import run_assets, training_config
 
@@ -19,19 +18,10 @@ def test_missing_gpu_falls_back_to_cpu_with_a_logged_warning(features_only):
     instance = dg.DagsterInstance.ephemeral()
     result = run_assets(
         features_only,
-        "2018-04-02",
-        "2018-04-02",
+        "2018-03-30",
+        "2018-03-30",
         selection=["lstm_checkpoint"],
-        run_config={
-            "ops": {
-                "lstm_checkpoint": {
-                    "config": {
-                        **training_config()["ops"]["lstm_checkpoint"]["config"],
-                        "cutoff": "2018-03-29",
-                    }
-                }
-            }
-        },
+        run_config={"ops": {"lstm_checkpoint": training_config()["ops"]["lstm_checkpoint"]}},
         instance=instance,
         compute=ComputeResource(device="gpu", device_num=7),
     )
@@ -47,14 +37,13 @@ def test_missing_gpu_falls_back_to_cpu_with_a_logged_warning(features_only):
 
 
 def test_strict_device_turns_the_fallback_into_a_failure(features_only):
-    with pytest.raises(DeviceError, match=r"GPU 7 was requested"):
+    # a failure that a retry cannot mend: the step fails at once, naming the cause
+    with pytest.raises(dg.Failure, match=r"lstm@2018-03-30: DeviceError: GPU 7 was requested"):
         run_assets(
             features_only,
-            "2018-04-02",
-            "2018-04-02",
+            "2018-03-30",
+            "2018-03-30",
             selection=["lstm_checkpoint"],
-            run_config={
-                "ops": {"lstm_checkpoint": {"config": {"cutoff": "2018-03-29", "epochs": 1}}}
-            },
+            run_config={"ops": {"lstm_checkpoint": {"config": {"epochs": 1}}}},
             compute=ComputeResource(device="gpu", device_num=7, strict_device=True),
         )

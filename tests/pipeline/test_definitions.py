@@ -11,7 +11,14 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def test_definitions_load_and_every_job_resolves():
-    job = defs.resolve_job_def("end_to_end_job")
+    jobs = [
+        "features_job",
+        "retraining_job",
+        "predictions_job",
+        "ingest_job",
+        "daily_predictions_job",
+    ]
+    assert {defs.resolve_job_def(name).name for name in jobs} == set(jobs)
     keys = {k.to_user_string() for k in defs.resolve_all_asset_keys()}
     assert keys == {
         "raw_prices",
@@ -23,7 +30,6 @@ def test_definitions_load_and_every_job_resolves():
         "predictions",
         "prediction_scores",
     }
-    assert job.name == "end_to_end_job"
 
 
 def test_every_asset_has_a_description_and_group():
@@ -43,6 +49,37 @@ def test_daily_assets_share_weekday_partitions_and_run_ranges_in_one_run():
         )
         assert keys == ["2018-01-12", "2018-01-15", "2018-01-16"]  # weekend skipped
         assert node.backfill_policy == dg.BackfillPolicy.single_run()
+
+
+def test_checkpoints_are_partitioned_by_weekly_cutoff_retried_and_backfilled_in_one_run():
+    graph = defs.resolve_asset_graph()
+    for name in ("lstm_checkpoint", "gru_checkpoint", "rnn_checkpoint"):
+        node = graph.get(dg.AssetKey(name))
+        keys = node.partitions_def.get_partition_keys_in_range(
+            dg.PartitionKeyRange("2018-03-23", "2018-04-13")
+        )
+        assert keys == ["2018-03-23", "2018-03-30", "2018-04-06", "2018-04-13"]  # Fridays
+        assert node.backfill_policy == dg.BackfillPolicy.single_run()
+        retry = defs.resolve_assets_def(name).op.retry_policy
+        assert retry == dg.RetryPolicy(max_retries=2, delay=10)
+
+
+def test_each_day_is_mapped_to_the_newest_cutoff_strictly_before_it():
+    graph = defs.resolve_asset_graph()
+    predictions, lstm = dg.AssetKey("predictions"), dg.AssetKey("lstm_checkpoint")
+    mapping = graph.get_partition_mapping(predictions, lstm)
+    days, cutoffs = graph.get(predictions).partitions_def, graph.get(lstm).partitions_def
+    expected = {
+        "2018-03-29": ["2018-03-23"],  # Thursday
+        "2018-03-30": ["2018-03-23"],  # Friday: its own cut-off is not before it
+        "2018-04-02": ["2018-03-30"],  # Monday
+        "2016-01-08": [],  # the first cut-off is 2016-01-08: nothing before it
+    }
+    for day, upstream in expected.items():
+        mapped = mapping.get_upstream_mapped_partitions_result_for_partitions(
+            days.subset_with_partition_keys([day]), days, cutoffs
+        )
+        assert list(mapped.partitions_subset.get_partition_keys()) == upstream, day
 
 
 def _imports_after(statement: str) -> set[str]:

@@ -5,7 +5,7 @@ import pytest
 from finrnn_core.errors import DataError
 from finrnn_core.storage import read_table
 from finrnn_pipeline.resources import PriceSourceResource
-from tests.pipeline.conftest import run_assets, training_config
+from tests.pipeline.conftest import DAILY_INPUTS, run_assets, training_config
 
 INGEST = ["raw_prices", "price_quarantine"]
 
@@ -116,31 +116,30 @@ def test_a_ticker_too_short_for_the_window_is_skipped_and_reported(tmp_path, sam
     root = tmp_path / "store"
     instance = dg.DagsterInstance.ephemeral()
     assert run_assets(root, "2018-01-02", "2018-02-28", INGEST, price_path=str(folder)).success
-    result = run_assets(
-        root,
-        "2018-03-01",
-        "2018-04-30",
-        price_path=str(folder),
-        run_config={
-            "ops": {"rnn_checkpoint": training_config(cutoff="2018-04-27")["ops"]["rnn_checkpoint"]}
-        },
-        instance=instance,
-        selection=[
-            "raw_prices",
-            "price_quarantine",
-            "price_features",
-            "rnn_checkpoint",
-            "predictions",
-        ],
-    )
-    assert result.success
+    source = {"price_path": str(folder), "instance": instance}
+    runs = [
+        run_assets(root, "2018-03-01", "2018-04-30", DAILY_INPUTS, **source),
+        run_assets(
+            root,
+            "2018-04-27",
+            "2018-04-27",
+            ["rnn_checkpoint"],
+            run_config={"ops": {"rnn_checkpoint": training_config()["ops"]["rnn_checkpoint"]}},
+            **source,
+        ),
+        run_assets(root, "2018-03-01", "2018-04-30", ["predictions"], **source),
+    ]
+    assert all(r.success for r in runs)
     meta = {
         e.asset_key.to_user_string(): e.materialization.metadata
-        for e in result.get_asset_materialization_events()
+        for r in runs
+        for e in r.get_asset_materialization_events()
     }
     assert meta["rnn_checkpoint"]["tickers_skipped_short_history"].value == 1
     assert meta["rnn_checkpoint"]["tickers"].value == 1
-    warnings = [e.user_message for e in instance.all_logs(result.run_id) if "IPO" in e.user_message]
+    warnings = [
+        e.user_message for e in instance.all_logs(runs[1].run_id) if "IPO" in e.user_message
+    ]
     assert warnings and "no training window" in warnings[0]
     assert set(read_table(root / "predictions")["ticker"]) == {"SP500"}
     assert meta["predictions"]["rows_without_window"].value == 1  # IPO on 2018-04-30

@@ -5,7 +5,7 @@ import pandas as pd
 
 from finrnn_core.storage import read_table
 from finrnn_core.training import list_checkpoints
-from tests.pipeline.conftest import run_assets, training_config
+from tests.pipeline.conftest import run_assets, run_chain
 
 ALTERED_AFTER = pd.Timestamp("2018-04-16")
 
@@ -32,16 +32,18 @@ def test_predictions_and_checkpoints_ignore_prices_after_their_date(
     source = str(altered_sample(sample_dir, tmp_path / "prices"))
     ingest = ["raw_prices", "price_quarantine"]
     assert run_assets(root, "2017-09-01", "2017-10-31", ingest, price_path=source).success
-    result = run_assets(
-        root,
-        "2017-11-01",
-        "2018-04-30",
-        price_path=source,
-        run_config=training_config(cutoff="2018-03-29"),
-    )
-    assert result.success
+    results = run_chain(root, "2017-11-01", "2018-04-30", ("2018-03-30", "2018-03-30"), source)
+    assert all(r.success for r in results)
 
-    # The checkpoints trained at 2018-03-29 are bit-for-bit the same: later prices never reached them.
+    # The features up to the alteration are bit-for-bit the same...
+    base_features = read_table(chain_root / "price_features", end=ALTERED_AFTER)
+    altered_features = read_table(root / "price_features", end=ALTERED_AFTER)
+    pd.testing.assert_frame_equal(base_features, altered_features, check_exact=True)
+    # ...while the later ones changed, so that comparison could have failed.
+    later = lambda r: read_table(r / "price_features", start=ALTERED_AFTER + pd.Timedelta(days=1))  # noqa: E731
+    assert not later(chain_root)["ret_1d"].equals(later(root)["ret_1d"])
+
+    # The checkpoints trained at 2018-03-30 are bit-for-bit the same: later prices never reached them.
     versions = lambda r: sorted(c.version for c in list_checkpoints(r / "rnn_checkpoints"))  # noqa: E731
     assert versions(root) == versions(chain_root)
 
