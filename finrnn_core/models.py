@@ -119,6 +119,13 @@ class RecurrentModel:
             `show_graph` and no scalars.
         strict_device: Raise `DeviceError` instead of falling back to the CPU
             when the requested GPU is missing. Defaults to `False`.
+        strategy: A `tf.distribute.Strategy` (see `finrnn_core.distribute.make_strategy`)
+            to build and train under; every batch's in-sample rows are split across its
+            replicas and the gradients summed, so without dropout the result matches one
+            device. `device`/`device_num` are then recorded only. Defaults to `None`.
+        mixed_precision: Run the recurrent layers in float16 with float32 variables, a
+            float32 output layer and loss scaling (a GPU feature; on the CPU it only
+            tests the path). Defaults to `False`.
 
     Raises:
         ConfigError: If a hyperparameter is invalid.
@@ -152,6 +159,8 @@ class RecurrentModel:
         model_dir: str | os.PathLike[str] | None = None,
         log_dir: str | os.PathLike[str] | None = None,
         strict_device: bool = False,
+        strategy: Any = None,
+        mixed_precision: bool = False,
     ) -> None:
         if not self.CELL_TYPE:
             raise TypeError(
@@ -192,9 +201,23 @@ class RecurrentModel:
         self._model_dir = os.fspath(model_dir)
         os.makedirs(self._model_dir, exist_ok=True)
         self._log_dir = os.fspath(log_dir) if log_dir is not None else None
-        self._device_used = resolve_device(
-            self._config.device, self._config.device_num, strict=strict_device
-        )
+        if not isinstance(mixed_precision, bool):
+            raise ConfigError(
+                "`mixed_precision` must be True or False. "
+                f"Received: mixed_precision={mixed_precision!r}"
+            )
+        if strategy is not None and not hasattr(strategy, "scope"):
+            raise ConfigError(
+                f"`strategy` must be a tf.distribute.Strategy or None. Received: {strategy!r}"
+            )
+        self._strategy = strategy
+        self._mixed_precision = mixed_precision
+        if strategy is None:
+            self._device_used = resolve_device(
+                self._config.device, self._config.device_num, strict=strict_device
+            )
+        else:
+            self._device_used = ",".join(strategy.extended.worker_devices)
         self._trained = False
         self._last_metrics: dict[str, float] = {}
         self._last_checkpoint: str | None = None
@@ -206,6 +229,14 @@ class RecurrentModel:
     @staticmethod
     def _recurrent_layer_class(keras: Any) -> Any:
         raise NotImplementedError
+
+    def _placement(self) -> Any:
+        """The strategy's scope, or the device the model lives on."""
+        import tensorflow as tf
+
+        if self._strategy is not None:
+            return self._strategy.scope()
+        return tf.device(self._device_used)
 
     def _build(self) -> None:
         """(Re)creates network, optimiser, epoch counter and compiled steps."""
@@ -223,7 +254,9 @@ class RecurrentModel:
         # models never share random state.
         base_seed = cfg.seed if cfg.seed is not None else int(np.random.SeedSequence().entropy)
         base_seed %= 2**62
-        with tf.device(self._device_used):
+        # float16 compute, float32 variables; the output layer and the loss stay float32.
+        policy = "mixed_float16" if self._mixed_precision else None
+        with self._placement():
             step_seed = tf.Variable([base_seed, 0], dtype=tf.int64, trainable=False)
             inputs = keras.Input(shape=(cfg.n_time_steps, cfg.n_input_features), name="windows")
             x = inputs
@@ -246,19 +279,24 @@ class RecurrentModel:
                     return_sequences=i < cfg.n_layers - 1,
                     seed=seeded(10 * i + 3),
                     name=f"{cfg.cell_type}_{i}",
+                    dtype=policy,
                     **init_kwargs,
                 )(x)
                 x = _stateless_dropout_class()(
-                    1.0 - cfg.keep_prob, step_seed, layer_index=i, name=f"dropout_{i}"
+                    1.0 - cfg.keep_prob, step_seed, layer_index=i, name=f"dropout_{i}", dtype=policy
                 )(x)
             dense_kwargs: dict[str, Any] = {}
             if cfg.seed is not None:
                 dense_kwargs["kernel_initializer"] = keras.initializers.GlorotUniform(
                     seed=seeded(999)
                 )
+            if policy is not None:
+                dense_kwargs["dtype"] = "float32"
             outputs = keras.layers.Dense(cfg.n_output_features, name="output", **dense_kwargs)(x)
             model = keras.Model(inputs, outputs, name=cfg.model_id)
             optimizer = keras.optimizers.Adam(learning_rate=cfg.start_learning_rate)
+            if self._mixed_precision:
+                optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
             # Built up front so the train step's loop creates no variables.
             optimizer.build(model.trainable_variables)
             epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
@@ -303,11 +341,23 @@ class RecurrentModel:
                         loss += l1 * tf.add_n([tf.reduce_sum(tf.abs(w)) for w in weights])
                     if l2:
                         loss += l2 * tf.add_n([tf.reduce_sum(tf.square(w)) for w in weights])
+                    scaled = scale(loss)
                 if not tf.math.is_finite(loss):
                     break  # keep the weights from before the step that diverged
-                grads = tape.gradient(loss, weights)
+                grads = tape.gradient(scaled, weights)
                 optimizer.apply_gradients(zip(grads, weights, strict=True))
             return loss
+
+        mixed = self._mixed_precision
+
+        def scale(loss: Any) -> Any:
+            return optimizer.scale_loss(loss) if mixed else loss
+
+        strategy = self._strategy
+        if strategy is not None:
+            train_step = self._distributed_train_step(
+                strategy, model, optimizer, step_seed, base_seed, scale, x_spec, y_spec
+            )
 
         @tf.function(input_signature=[x_spec])
         def predict_step(x: Any) -> Any:
@@ -315,6 +365,86 @@ class RecurrentModel:
 
         self._train_step = train_step
         self._predict_step = predict_step
+
+    def _distributed_train_step(
+        self,
+        strategy: Any,
+        model: Any,
+        optimizer: Any,
+        step_seed: Any,
+        base_seed: int,
+        scale: Callable[[Any], Any],
+        x_spec: Any,
+        y_spec: Any,
+    ) -> Any:
+        """The train step under a `tf.distribute` strategy: rows split across replicas.
+
+        Replica `r` of `n` takes rows `r, r + n, ...`; its loss is its squared errors over the
+        global row count plus `1/n` of the penalties, so the summed gradients equal the
+        single-device gradient. The loss is all-reduced before the weights move, so a
+        non-finite loss stops every replica (and every worker) before the same step.
+        """
+        import tensorflow as tf
+
+        cfg = self._config
+        l1 = float(cfg.l1_reg)
+        l2 = float(cfg.l2_reg)
+        weights = model.trainable_variables
+        n_out = float(cfg.n_output_features)
+        sum_op = tf.distribute.ReduceOp.SUM
+
+        def replica_loss(x: Any, y: Any) -> Any:
+            ctx = tf.distribute.get_replica_context()
+            n_replicas = ctx.num_replicas_in_sync
+            rows = tf.range(ctx.replica_id_in_sync_group, tf.shape(x)[0], n_replicas)
+            total = tf.cast(tf.shape(x)[0], tf.float32) * n_out
+            with tf.GradientTape() as tape:
+                predicted = model(tf.gather(x, rows), training=True)
+                loss = tf.reduce_sum(tf.square(predicted - tf.gather(y, rows))) / total
+                penalty = tf.constant(0.0, tf.float32)
+                if l1:
+                    penalty += l1 * tf.add_n([tf.reduce_sum(tf.abs(w)) for w in weights])
+                if l2:
+                    penalty += l2 * tf.add_n([tf.reduce_sum(tf.square(w)) for w in weights])
+                loss += penalty / n_replicas
+                scaled = scale(loss)
+            grads = tape.gradient(scaled, weights)
+            return loss, grads
+
+        def replica_apply(grads: Any) -> None:
+            optimizer.apply_gradients(zip(grads, weights, strict=True))
+
+        @tf.function(
+            input_signature=[
+                x_spec,
+                y_spec,
+                tf.TensorSpec([], tf.int32),
+                tf.TensorSpec([], tf.int64),
+                tf.TensorSpec([], tf.int64),
+            ]
+        )
+        def train_step(x: Any, y: Any, steps: Any, epoch: Any, batch: Any) -> Any:
+            batch_seed = tf.random.experimental.stateless_fold_in(
+                tf.stack([tf.constant(base_seed, tf.int64), epoch]), batch
+            )
+            loss = tf.constant(0.0, tf.float32)
+            for step in tf.range(steps):
+                step_seed.assign(
+                    tf.cast(
+                        tf.random.experimental.stateless_fold_in(
+                            batch_seed, tf.cast(step, tf.int64)
+                        ),
+                        tf.int64,
+                    )
+                )
+                per_replica_loss, per_replica_grads = strategy.run(replica_loss, args=(x, y))
+                loss = strategy.reduce(sum_op, per_replica_loss, axis=None)
+                if not tf.math.is_finite(loss):
+                    break  # keep the weights from before the step that diverged
+                strategy.run(replica_apply, args=(per_replica_grads,))
+            return loss
+
+        return train_step
 
     # ---------------------------------------------------------------- properties
 
@@ -336,8 +466,9 @@ class RecurrentModel:
         other activation run the generic (slower) loop. On the CPU there is no fused kernel.
         """
         cfg = self._config
+        devices = self._device_used.split(",")
         return (
-            self._device_used.startswith("/GPU")
+            all("GPU:" in d.upper() for d in devices)
             and cfg.cell_type in ("lstm", "gru")
             and cfg.activation == "tanh"
         )
@@ -632,7 +763,7 @@ class RecurrentModel:
         per_batch: dict[str, list[Any]] = {}
         started = time.perf_counter()
         n_epochs = epoch_end - epoch_prev
-        with tf.device(self._device_used):
+        with self._placement():
             for done, epoch in enumerate(range(epoch_prev + 1, epoch_end + 1), start=1):
                 epoch_start = time.perf_counter()
                 lr = self.learning_rate(epoch, epoch_end)
@@ -750,7 +881,7 @@ class RecurrentModel:
             self._trained = False
             self._last_metrics = {}
             return
-        with tf.device(self._device_used):
+        with self._placement():
             self._checkpoint.read(self._last_checkpoint).assert_existing_objects_matched()
 
     def _resume_from_model_dir(self) -> str | None:
@@ -897,7 +1028,7 @@ class RecurrentModel:
                 f"differs in: {', '.join(mismatched)}"
             )
         try:
-            with tf.device(self._device_used):
+            with self._placement():
                 status = self._checkpoint.read(prefix)
                 status.assert_existing_objects_matched()
         except (tf.errors.OpError, ValueError, AssertionError) as exc:
@@ -951,7 +1082,7 @@ class RecurrentModel:
                 f"{path!r} holds a {saved.cell_type!r} model; it cannot be loaded as "
                 f"{cls.__name__}. Use RecurrentModel.load()."
             )
-        extra = {"model_dir", "log_dir", "strict_device"}
+        extra = {"model_dir", "log_dir", "strict_device", "strategy", "mixed_precision"}
         fields = {f.name for f in dataclasses.fields(ModelConfig)} - {"cell_type"}
         unknown = sorted(set(overrides) - fields - extra)
         if unknown:
@@ -1009,7 +1140,7 @@ class RecurrentModel:
     def _predict_array(self, X: np.ndarray) -> np.ndarray:
         import tensorflow as tf
 
-        with tf.device(self._device_used):
+        with self._placement():
             return np.asarray(self._predict_step(X).numpy())
 
     def _predict_feeder(self, data_feeder: DataFeeder) -> Iterator[np.ndarray]:
@@ -1079,7 +1210,7 @@ class RecurrentModel:
 
         writer = tf.summary.create_file_writer(log_dir)
         example = tf.zeros([1, cfg.n_time_steps, cfg.n_input_features], tf.float32)
-        with tf.device(self._device_used):
+        with self._placement():
             tf.summary.trace_on(graph=True, profiler=False)
             inference(example)
             with writer.as_default():

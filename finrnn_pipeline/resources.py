@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
@@ -9,6 +11,7 @@ import pandas as pd
 from pydantic import Field
 
 from finrnn_core.calendar import exchange_timezone, trading_sessions
+from finrnn_core.devices import ComputeConfig, DevicePlan, lease_devices
 from finrnn_core.prices import CsvDialect, PriceIngest, Split, read_prices
 
 SAMPLE_DATA_DIR = Path(__file__).parent / "sample_data"
@@ -99,11 +102,102 @@ class StorageResource(dg.ConfigurableResource):
 
 
 class ComputeResource(dg.ConfigurableResource):
-    """The device training runs on, passed through to finrnn_core models."""
+    """The devices training runs on: a GPU pool leased per step, memory, precision, strategy."""
 
     device: str = Field(default="cpu", description='"cpu" or "gpu".')
-    device_num: int = Field(default=0, description="GPU index when device is gpu.")
+    device_num: int = Field(
+        default=0,
+        description="GPU index when device is gpu and gpu_pool is empty (every step uses it).",
+    )
     strict_device: bool = Field(
         default=False,
         description="Fail instead of falling back to CPU when the requested GPU is absent.",
     )
+    gpu_pool: list[int] = Field(
+        default_factory=list,
+        description="GPU ids (nvidia-smi numbering) that concurrent training steps on this "
+        "machine lease from, one step per id; a step waits while all are leased. Empty: "
+        "device_num. Set the 'gpu' concurrency pool limit to the same count.",
+    )
+    gpus_per_step: int = Field(
+        default=1,
+        description="GPU ids one training step leases; more than one needs strategy 'mirrored'.",
+    )
+    memory_growth: bool = Field(
+        default=True,
+        description="Let TensorFlow allocate GPU memory as needed instead of all of it at start.",
+    )
+    memory_limit_mb: int | None = Field(
+        default=None,
+        description="Cap on the GPU memory (MiB) one step may use on each of its GPUs; empty: "
+        "no cap. Overrides memory_growth.",
+    )
+    mixed_precision: bool = Field(
+        default=False,
+        description="Compute recurrent layers in float16 (float32 weights, loss scaling); "
+        "faster on GPUs with tensor cores.",
+    )
+    strategy: str = Field(
+        default="none",
+        description='"none": one device per step; "mirrored": one model over all the step\'s '
+        'GPUs (or cpu_replicas logical CPUs); "multi_worker": one model over several '
+        "processes or machines listed in workers.",
+    )
+    cpu_replicas: int = Field(
+        default=1,
+        description="With strategy 'mirrored' on the CPU: logical CPU devices to split the host into.",
+    )
+    workers: list[str] = Field(
+        default_factory=list,
+        description="host:port of every worker, same order on every worker (strategy "
+        "'multi_worker').",
+    )
+    worker_index: int = Field(
+        default=0, description="This worker's position in workers; worker 0 is the chief."
+    )
+    lease_dir: str = Field(
+        default="",
+        description="Folder of the GPU lease lock files shared by the steps of one machine; "
+        "empty: $FINRNN_LEASE_DIR or <tmp>/finrnn-device-leases.",
+    )
+    lease_timeout_s: float | None = Field(
+        default=None,
+        description="Seconds a step waits for a free GPU before failing; empty: wait.",
+    )
+
+    def compute_config(self) -> ComputeConfig:
+        """The settings as a validated `finrnn_core` `ComputeConfig` (raises `ConfigError`)."""
+        return ComputeConfig(
+            device=self.device,
+            device_num=self.device_num,
+            gpu_pool=tuple(self.gpu_pool),
+            gpus_per_replica_group=self.gpus_per_step,
+            memory_growth=self.memory_growth,
+            memory_limit_mb=self.memory_limit_mb,
+            mixed_precision=self.mixed_precision,
+            strategy=self.strategy,
+            cpu_replicas=self.cpu_replicas,
+            workers=tuple(self.workers),
+            worker_index=self.worker_index,
+            strict=self.strict_device,
+            lease_dir=self.lease_dir or None,
+            lease_timeout_s=self.lease_timeout_s,
+        )
+
+    @contextmanager
+    def lease(
+        self, pinned: int | None = None, available: list[int] | None = None
+    ) -> Iterator[DevicePlan]:
+        """Leases this step's GPU(s), makes only them visible to the process, then releases.
+
+        Args:
+            pinned: A model spec's own `device_num`, or `None` to lease from `gpu_pool`.
+            available: GPU ids present on the machine; `None`: detected.
+
+        Yields:
+            The applied `DevicePlan` (`plan.device`, `plan.device_num` for the model,
+            `plan.describe()` for logs and metadata).
+        """
+        with lease_devices(self.compute_config(), pinned=pinned, available=available) as plan:
+            plan.apply()
+            yield plan
