@@ -190,9 +190,7 @@ class ComputeConfig:
                 "`workers` must list every worker's 'host:port' when strategy='multi_worker'. "
                 "Received: workers=[]"
             )
-        if not _is_int(self.worker_index) or not (
-            0 <= self.worker_index < max(len(workers), 1)
-        ):
+        if not _is_int(self.worker_index) or not (0 <= self.worker_index < max(len(workers), 1)):
             raise ConfigError(
                 f"`worker_index` must be in [0, {max(len(workers), 1) - 1}]. "
                 f"Received: worker_index={self.worker_index!r}"
@@ -297,6 +295,11 @@ class DevicePlan:
         return 0 if self._applied_env else self.gpu_ids[0]
 
     @property
+    def is_chief(self) -> bool:
+        """Whether this process writes results: always, except multi-worker workers > 0."""
+        return self.config.strategy != "multi_worker" or self.config.worker_index == 0
+
+    @property
     def tf_devices(self) -> list[str]:
         """TensorFlow device names of every leased device, e.g. `["/GPU:0", "/GPU:1"]`."""
         if not self.gpu_ids:
@@ -366,7 +369,11 @@ class DevicePlan:
                     if cfg.memory_limit_mb is not None:
                         tf.config.set_logical_device_configuration(
                             gpu,
-                            [tf.config.LogicalDeviceConfiguration(memory_limit=cfg.memory_limit_mb)],
+                            [
+                                tf.config.LogicalDeviceConfiguration(
+                                    memory_limit=cfg.memory_limit_mb
+                                )
+                            ],
                         )
                     elif cfg.memory_growth:
                         tf.config.experimental.set_memory_growth(gpu, True)
@@ -376,7 +383,9 @@ class DevicePlan:
                     cpu, [tf.config.LogicalDeviceConfiguration()] * cfg.cpu_replicas
                 )
         except (RuntimeError, ValueError) as exc:
-            logger.warning("TensorFlow device settings not applied (runtime already started): %s", exc)
+            logger.warning(
+                "TensorFlow device settings not applied (runtime already started): %s", exc
+            )
 
 
 def default_lease_dir() -> str:

@@ -38,8 +38,10 @@ def tf_config(workers: Sequence[str], worker_index: int) -> dict[str, Any]:
     workers = list(workers)
     if not workers:
         raise ConfigError("`workers` must list at least one 'host:port'. Received: workers=[]")
-    if isinstance(worker_index, bool) or not isinstance(worker_index, int) or not (
-        0 <= worker_index < len(workers)
+    if (
+        isinstance(worker_index, bool)
+        or not isinstance(worker_index, int)
+        or not (0 <= worker_index < len(workers))
     ):
         raise ConfigError(
             f"`worker_index` must be in [0, {len(workers) - 1}]. "

@@ -874,7 +874,6 @@ class RecurrentModel:
 
     def _roll_back(self) -> None:
         """Puts weights, optimiser and epoch back to the last good checkpoint (or the start)."""
-        import tensorflow as tf
 
         if self._last_checkpoint is None:
             self._build()
@@ -1138,7 +1137,6 @@ class RecurrentModel:
         return self._predict_array(X)
 
     def _predict_array(self, X: np.ndarray) -> np.ndarray:
-        import tensorflow as tf
 
         with self._placement():
             return np.asarray(self._predict_step(X).numpy())

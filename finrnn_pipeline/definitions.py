@@ -12,6 +12,7 @@ from finrnn_pipeline.assets.models import checkpoint_assets
 from finrnn_pipeline.assets.predictions import predictions
 from finrnn_pipeline.assets.prices import ingest_prices
 from finrnn_pipeline.checks import ALL_CHECKS
+from finrnn_pipeline.executors import executor_from_env
 from finrnn_pipeline.io_managers import PartitionedParquetIOManager
 from finrnn_pipeline.resources import ComputeResource, PriceSourceResource, StorageResource
 from finrnn_pipeline.schedules import (
@@ -66,4 +67,7 @@ defs = dg.Definitions(
     schedules=[daily_predictions_schedule, weekly_retraining_schedule],
     sensors=[price_files_sensor],
     resources=build_resources(),
+    # one process per step by default (FINRNN_EXECUTOR=dask|k8s for a cluster), so each
+    # training step sets its own visible GPU before TensorFlow starts
+    executor=executor_from_env(),
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import pandas as pd
@@ -12,6 +13,7 @@ from pydantic import Field
 
 from finrnn_core.calendar import exchange_timezone, trading_sessions
 from finrnn_core.devices import ComputeConfig, DevicePlan, lease_devices
+from finrnn_core.distribute import make_strategy
 from finrnn_core.prices import CsvDialect, PriceIngest, Split, read_prices
 
 SAMPLE_DATA_DIR = Path(__file__).parent / "sample_data"
@@ -201,3 +203,14 @@ class ComputeResource(dg.ConfigurableResource):
         with lease_devices(self.compute_config(), pinned=pinned, available=available) as plan:
             plan.apply()
             yield plan
+
+    @contextmanager
+    def training_devices(self, pinned: int | None = None) -> Iterator[tuple[DevicePlan, Any]]:
+        """`lease`, then the configured `tf.distribute` strategy (`None` for "none").
+
+        Yields:
+            `(plan, strategy)`: pass `plan.device`, `plan.device_num` and the strategy to the
+            model; the lease is held until the block ends.
+        """
+        with self.lease(pinned=pinned) as plan:
+            yield plan, make_strategy(plan)

@@ -74,11 +74,22 @@ def collect(proc: subprocess.Popen) -> dict:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--samples", type=int, default=4096)
-    parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--lease-dir", default="")
-    parser.add_argument("--worker", nargs=3, metavar=("CELL", "DEVICE", "POOL"))
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0].replace("\n", " "),
+        epilog="Exit status: 0 when every check passed (or no GPU is present), 1 otherwise.",
+    )
+    parser.add_argument(
+        "--samples", type=int, default=4096, help="training windows per run (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--epochs", type=int, default=3, help="timed epochs after one warm-up (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--lease-dir", default="", help="folder of the GPU lease locks (default: a new temp folder)"
+    )
+    parser.add_argument(
+        "--worker", nargs=3, metavar=("CELL", "DEVICE", "POOL"), help="internal: one measurement"
+    )
     args = parser.parse_args()
     lease_dir = args.lease_dir or tempfile.mkdtemp(prefix="finrnn-gpu-check-")
     if args.worker:

@@ -1,9 +1,16 @@
 """Models: one checkpoint asset per cell type (LSTM, GRU, basic RNN), a partition per cut-off."""
 
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
 import dagster as dg
 import pandas as pd
 from pydantic import Field
 
+from finrnn_core.devices import DevicePlan
 from finrnn_core.errors import FinRNNError
 from finrnn_core.plots import loss_curve_png
 from finrnn_core.storage import read_table
@@ -16,6 +23,7 @@ from finrnn_core.training import (
     warm_start_candidate,
 )
 from finrnn_pipeline.assets.features import price_features
+from finrnn_pipeline.executors import EXECUTOR_ENV
 from finrnn_pipeline.metadata import OWNERS, image
 from finrnn_pipeline.partitions import partition_dates, retrain_cutoffs
 from finrnn_pipeline.resources import ComputeResource, StorageResource
@@ -23,6 +31,12 @@ from finrnn_pipeline.resources import ComputeResource, StorageResource
 # A training step that fails (out of memory, a lost device, a killed worker process reported as
 # a failure) runs again and resumes after its last completed epoch.
 TRAINING_RETRY_POLICY = dg.RetryPolicy(max_retries=2, delay=10)
+
+# Training steps share the Dagster concurrency pool "gpu": set its limit to the number of GPUs
+# (`dagster instance concurrency set gpu 2`) and extra steps wait in the queue. dagster-dask
+# cannot submit steps that carry a pool, so under the Dask executor the workers' thread count
+# bounds concurrency instead.
+TRAINING_POOL = None if os.environ.get(EXECUTOR_ENV) == "dask" else "gpu"
 
 _DEFAULTS = TrainingSpec()
 
@@ -35,6 +49,11 @@ class TrainingConfig(dg.Config):
         description="Start from the weights of the newest checkpoint with an earlier cut-off "
         "(same architecture) and continue its epoch count; false: train each cut-off from "
         "scratch.",
+    )
+    device_num: int | None = Field(
+        default=None,
+        description="Pin this model to one GPU id (nvidia-smi numbering); empty: lease a GPU "
+        "from the compute resource's gpu_pool (or its device_num).",
     )
     epochs: int = Field(
         default=_DEFAULTS.epochs,
@@ -74,7 +93,7 @@ class TrainingConfig(dg.Config):
     )
 
     def spec(self, cell_type: str) -> TrainingSpec:
-        fields = self.model_dump(exclude={"warm_start"})
+        fields = self.model_dump(exclude={"warm_start", "device_num"})
         return TrainingSpec(cell_type=cell_type, **fields)
 
 
@@ -107,6 +126,7 @@ def build_checkpoint_asset(cell_type: str) -> dg.AssetsDefinition:
         partitions_def=retrain_cutoffs,
         backfill_policy=dg.BackfillPolicy.single_run(),
         retry_policy=TRAINING_RETRY_POLICY,
+        pool=TRAINING_POOL,
         # A cut-off's training reads every feature row up to it (nothing after it).
         deps=[dg.AssetDep(price_features, partition_mapping=dg.AllPartitionMapping())],
         kinds={"tensorflow"},
@@ -123,23 +143,54 @@ def build_checkpoint_asset(cell_type: str) -> dg.AssetsDefinition:
     ) -> dg.MaterializeResult:
         cutoffs = partition_dates(context)  # a ranged run trains them in order, each warm
         features = read_table(storage.path("price_features"), end=pd.Timestamp(cutoffs[-1]))
-        trained = [
-            train_cutoff(context, config, storage, compute, features, cell_type, cutoff)
-            for cutoff in cutoffs
-        ]
+        step = f"{cell_type}@{'..'.join(dict.fromkeys([cutoffs[0], cutoffs[-1]]))}"
+        # The lease sets the visible GPU(s) before TensorFlow starts in this step's process.
+        with (
+            _failure_without_retry(step),
+            compute.training_devices(config.device_num) as (
+                plan,
+                strategy,
+            ),
+        ):
+            context.log.info(f"{step}: training on {plan.describe()}")
+            if plan.fallback_reason:
+                context.log.warning(
+                    f"{plan.fallback_reason}; {step} trains on the CPU. "
+                    "Set strict_device to fail instead."
+                )
+            trained = [
+                train_cutoff(context, config, storage, features, cell_type, cutoff, plan, strategy)
+                for cutoff in cutoffs
+            ]
         return dg.MaterializeResult(metadata=checkpoint_metadata(trained, context.retry_number))
 
     return _checkpoint
+
+
+@contextmanager
+def _failure_without_retry(step: str) -> Iterator[None]:
+    """Turns finrnn's own errors into a `dg.Failure` that the retry policy does not retry.
+
+    Bad config, data, a missing GPU in strict mode or a diverged loss come back the same on a
+    retry; the retry policy is for the rest (out of memory, a lost device, a crash).
+    """
+    try:
+        yield
+    except FinRNNError as exc:
+        raise dg.Failure(
+            description=f"{step}: {type(exc).__name__}: {exc}", allow_retries=False
+        ) from exc
 
 
 def train_cutoff(
     context: dg.AssetExecutionContext,
     config: TrainingConfig,
     storage: StorageResource,
-    compute: ComputeResource,
     features: pd.DataFrame,
     cell_type: str,
     cutoff: str,
+    plan: DevicePlan,
+    strategy: Any,
 ) -> TrainedCheckpoint:
     """Train one cut-off, warm from the newest earlier checkpoint when configured and usable."""
     root = storage.path("rnn_checkpoints")
@@ -149,6 +200,9 @@ def train_cutoff(
         warm = None
     elif warm is None:
         context.log.info(f"{cell_type}@{cutoff}: training from scratch ({why_not}).")
+    if not plan.is_chief:
+        # Every multi-worker worker trains the same weights; only the chief writes the store.
+        root = tempfile.mkdtemp(prefix=f"finrnn-worker{plan.config.worker_index}-")
     last_epoch = (warm.epochs[-1] if warm is not None else 0) + config.epochs
     epoch_seconds: list[float] = []
 
@@ -158,48 +212,38 @@ def train_cutoff(
             epoch_progress(f"{cell_type}@{cutoff}", epoch, last_epoch, metrics, epoch_seconds)
         )
 
-    try:
-        ckpt = train_checkpoint(
-            features,
-            spec,
-            cutoff,
-            root,
-            device=compute.device,
-            device_num=compute.device_num,
-            strict_device=compute.strict_device,
-            callback=log_epoch,
-            warm_start=warm,
-        )
-    except FinRNNError as exc:
-        # finrnn's own errors (bad config, data, device, a diverged loss) come back the same on
-        # a retry; the retry policy is for the rest (out of memory, a lost device, a crash).
-        raise dg.Failure(
-            description=f"{cell_type}@{cutoff}: {type(exc).__name__}: {exc}", allow_retries=False
-        ) from exc
+    ckpt = train_checkpoint(
+        features,
+        spec,
+        cutoff,
+        root,
+        device=plan.device,
+        device_num=plan.device_num,
+        strict_device=plan.config.strict,
+        callback=log_epoch,
+        warm_start=warm,
+        strategy=strategy,
+        mixed_precision=plan.config.mixed_precision,
+        device_assignment=plan.describe(),
+    )
     if ckpt.resumed_after_epoch:
         context.log.warning(
             f"{ckpt.version}: resumed after epoch {ckpt.resumed_after_epoch}, completed by an "
             f"earlier attempt (this is attempt {context.retry_number + 1})."
         )
-    log_warnings(context, compute, ckpt)
-    return ckpt
-
-
-def log_warnings(
-    context: dg.AssetExecutionContext, compute: ComputeResource, ckpt: TrainedCheckpoint
-) -> None:
-    """Tell the run about skipped tickers and a GPU that was asked for but not used."""
+    context.log.info(f"{ckpt.version}: trained on {ckpt.device_used} ({ckpt.device_assignment})")
+    if plan.device == "gpu" and "GPU" not in ckpt.device_used.upper():
+        context.log.warning(
+            f"{ckpt.version}: {plan.describe()} was leased but TensorFlow trained on "
+            f"{ckpt.device_used} (a TensorFlow build without CUDA?). Set strict_device to fail."
+        )
     if ckpt.skipped_tickers:
         context.log.warning(
             f"{ckpt.version}: {len(ckpt.skipped_tickers)} ticker(s) have no training window, "
             f"their history being shorter than n_time_steps + forward_step: "
             f"{', '.join(ckpt.skipped_tickers[:10])}"
         )
-    if compute.device == "gpu" and not ckpt.device_used.upper().startswith("/GPU"):
-        context.log.warning(
-            f"GPU {compute.device_num} was requested but is not available; {ckpt.model_id} "
-            f"trained on {ckpt.device_used}. Set strict_device to fail instead."
-        )
+    return ckpt
 
 
 def checkpoint_metadata(trained: list[TrainedCheckpoint], retry_number: int) -> dict:
@@ -248,6 +292,8 @@ def checkpoint_metadata(trained: list[TrainedCheckpoint], retry_number: int) -> 
             ]
         ),
         "device_used": ckpt.device_used,
+        "device_assignment": ckpt.device_assignment,
+        "mixed_precision": ckpt.mixed_precision,
         "path": dg.MetadataValue.path(ckpt.model_dir),
     }
 

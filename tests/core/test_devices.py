@@ -122,9 +122,7 @@ def test_a_pinned_device_num_takes_exactly_that_gpu(tmp_path):
 
 
 def test_pooled_leases_in_one_process_get_distinct_ids_and_then_wait(tmp_path):
-    cfg = ComputeConfig(
-        device="gpu", gpu_pool=(0, 1), lease_dir=str(tmp_path), lease_timeout_s=0.3
-    )
+    cfg = ComputeConfig(device="gpu", gpu_pool=(0, 1), lease_dir=str(tmp_path), lease_timeout_s=0.3)
     with lease_devices(cfg, available=[0, 1]) as first:
         with lease_devices(cfg, available=[0, 1]) as second:
             assert sorted(first.gpu_ids + second.gpu_ids) == [0, 1]
@@ -145,9 +143,10 @@ def test_several_gpus_per_process_for_mirrored(tmp_path):
         strategy="mirrored",
         lease_dir=str(tmp_path),
     )
-    with lease_devices(cfg, available=[0, 1, 2, 3]) as a, lease_devices(
-        cfg, available=[0, 1, 2, 3]
-    ) as b:
+    with (
+        lease_devices(cfg, available=[0, 1, 2, 3]) as a,
+        lease_devices(cfg, available=[0, 1, 2, 3]) as b,
+    ):
         assert len(a.gpu_ids) == len(b.gpu_ids) == 2
         assert sorted(a.gpu_ids + b.gpu_ids) == [0, 1, 2, 3]
         assert a.tf_devices == [f"/GPU:{i}" for i in a.gpu_ids]  # visibility not applied
@@ -173,7 +172,9 @@ def test_missing_gpu_falls_back_to_cpu_with_a_warning(tmp_path, caplog):
 
 def test_strict_mode_raises_instead_of_falling_back(tmp_path):
     cfg = ComputeConfig(device="gpu", strict=True, lease_dir=str(tmp_path))
-    with pytest.raises(DeviceError, match=r"GPU 3 was requested but 1 GPU\(s\) are on this machine"):
+    with pytest.raises(
+        DeviceError, match=r"GPU 3 was requested but 1 GPU\(s\) are on this machine"
+    ):
         with lease_devices(cfg, pinned=3, available=[0]):
             pass
 
@@ -350,7 +351,9 @@ def _train(tmp_path: Path, name: str, config: ComputeConfig, cell: str = "lstm")
 
 
 def _max_weight_gap(a: dict, b: dict) -> float:
-    return max(float(np.max(np.abs(u - v))) for u, v in zip(a["weights"], b["weights"], strict=True))
+    return max(
+        float(np.max(np.abs(u - v))) for u, v in zip(a["weights"], b["weights"], strict=True)
+    )
 
 
 def test_mirrored_on_two_logical_cpus_matches_a_single_device(tmp_path):
@@ -417,8 +420,14 @@ def test_mixed_precision_trains_in_float16_with_float32_weights_and_output(tmp_p
     X = rng.normal(size=(40, 5, 2)).astype("float32")
     y = X[:, -1, :1]
     model = LSTM(
-        n_input_features=2, n_states=4, n_layers=1, n_time_steps=5, seed=1, device="cpu",
-        mixed_precision=True, model_dir=tmp_path,
+        n_input_features=2,
+        n_states=4,
+        n_layers=1,
+        n_time_steps=5,
+        seed=1,
+        device="cpu",
+        mixed_precision=True,
+        model_dir=tmp_path,
     )
     history = model.train(batch_X=X, batch_y=y, epoch_end=2)
     layer = model.keras_model.get_layer("lstm_0")

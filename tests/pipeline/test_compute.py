@@ -4,6 +4,7 @@ import shutil
 import dagster as dg
 import pytest
 
+from finrnn_core.training import list_checkpoints
 from finrnn_pipeline.resources import ComputeResource
 from tests.pipeline.conftest import run_assets, training_config
 
@@ -46,4 +47,39 @@ def test_strict_device_turns_the_fallback_into_a_failure(features_only):
             selection=["lstm_checkpoint"],
             run_config={"ops": {"lstm_checkpoint": {"config": {"epochs": 1}}}},
             compute=ComputeResource(device="gpu", device_num=7, strict_device=True),
+        )
+
+
+def test_a_model_pinned_to_a_missing_gpu_falls_back_and_records_how(features_only):
+    instance = dg.DagsterInstance.ephemeral()
+    config = {**training_config()["ops"]["gru_checkpoint"]["config"], "device_num": 5}
+    result = run_assets(
+        features_only,
+        "2018-03-30",
+        "2018-03-30",
+        selection=["gru_checkpoint"],
+        run_config={"ops": {"gru_checkpoint": {"config": config}}},
+        instance=instance,
+        compute=ComputeResource(device="gpu", gpu_pool=[0, 1]),
+    )
+    assert result.success
+    messages = [e.user_message for e in instance.all_logs(result.run_id)]
+    assert any("GPU 5 was requested but 0 GPU(s) are on this machine" in m for m in messages)
+    assert any(m.startswith("gru@2018-03-30: training on cpu (fallback: GPU 5") for m in messages)
+    meta = result.get_asset_materialization_events()[0].materialization.metadata
+    assert meta["device_used"].value == "/CPU:0"
+    assert meta["device_assignment"].value.startswith("cpu (fallback: GPU 5 was requested")
+    [ckpt] = list_checkpoints(features_only / "rnn_checkpoints")
+    assert ckpt.device_assignment == meta["device_assignment"].value
+
+
+def test_a_bad_compute_setting_fails_the_step_naming_the_field(features_only):
+    with pytest.raises(dg.Failure, match=r"`strategy` must be one of .* Received: strategy='ring'"):
+        run_assets(
+            features_only,
+            "2018-03-30",
+            "2018-03-30",
+            selection=["lstm_checkpoint"],
+            run_config={"ops": {"lstm_checkpoint": training_config()["ops"]["lstm_checkpoint"]}},
+            compute=ComputeResource(strategy="ring"),
         )

@@ -7,17 +7,22 @@ got and when to a folder the test reads back. GPU ids are fake (`available=[0, 1
 decides which id a process may use and never touches a GPU.
 """
 
-
 import json
 import os
+import shutil
 import time
 from pathlib import Path
 
 import dagster as dg
 import pytest
+import yaml
 
+from finrnn_core.storage import read_table
+from finrnn_core.training import list_checkpoints
 from finrnn_pipeline.executors import EXECUTOR_ENV, executor_from_env
 from finrnn_pipeline.resources import ComputeResource
+from tests.conftest import REPO
+from tests.pipeline.conftest import run_assets, training_config
 
 RECORD_ENV = "FINRNN_TEST_RECORD_DIR"
 FAKE_GPUS = [0, 1]
@@ -55,8 +60,15 @@ def _step(name: str, hold_s: float, train: bool, pool: str | None) -> dg.AssetsD
 
                 rng = np.random.default_rng(0)
                 X = rng.normal(size=(20, 4, 2)).astype("float32")
-                model = LSTM(n_input_features=2, n_states=3, n_layers=1, n_time_steps=4,
-                             seed=1, device="cpu", inner_iteration=1)
+                model = LSTM(
+                    n_input_features=2,
+                    n_states=3,
+                    n_layers=1,
+                    n_time_steps=4,
+                    seed=1,
+                    device="cpu",
+                    inner_iteration=1,
+                )
                 loss = model.train(batch_X=X, batch_y=X[:, -1, :1], epoch_end=1)[
                     "all_losses_per_epoch"
                 ][-1]
@@ -86,7 +98,9 @@ def _step(name: str, hold_s: float, train: bool, pool: str | None) -> dg.AssetsD
 def _resources() -> dict:
     return {
         "compute": ComputeResource(
-            device="gpu", gpu_pool=FAKE_GPUS, lease_dir=os.path.join(os.environ[RECORD_ENV], "leases")
+            device="gpu",
+            gpu_pool=FAKE_GPUS,
+            lease_dir=os.path.join(os.environ[RECORD_ENV], "leases"),
         ),
         "record": RecordResource(folder=os.environ[RECORD_ENV]),
     }
@@ -183,9 +197,12 @@ def test_dask_executor_runs_training_steps_on_a_local_dask_cluster(tmp_path, mon
     from distributed import Client, LocalCluster
 
     monkeypatch.setenv(RECORD_ENV, str(tmp_path))
-    with LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-    ) as cluster, Client(cluster) as client:
+    with (
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        Client(cluster) as client,
+    ):
         worker_pids = set(client.run(os.getpid).values())
         worker_addresses = set(client.run(os.getpid))
         monkeypatch.setenv(EXECUTOR_ENV, "dask")
@@ -194,8 +211,7 @@ def test_dask_executor_runs_training_steps_on_a_local_dask_cluster(tmp_path, mon
             result = dg.execute_job(dg.reconstructable(dask_job), instance=instance)
             assert result.success
             materialized = {
-                e.asset_key.to_user_string()
-                for e in result.get_asset_materialization_events()
+                e.asset_key.to_user_string() for e in result.get_asset_materialization_events()
             }
     assert materialized == {"train_a", "train_b", "summary"}
     records = _records(tmp_path, ["train_a", "train_b", "summary"])
@@ -204,3 +220,76 @@ def test_dask_executor_runs_training_steps_on_a_local_dask_cluster(tmp_path, mon
         assert records[name]["worker"] in worker_addresses
         assert records[name]["loss"] > 0
     assert records["summary"]["pid"] in worker_pids
+
+
+def real_retraining_job() -> dg.JobDefinition:
+    """The pipeline's own retraining job, as `dagster dev` loads it (multiprocess executor)."""
+    from finrnn_pipeline.definitions import defs
+
+    return defs.resolve_job_def("retraining_job")
+
+
+def test_the_pipelines_training_steps_run_in_their_own_processes_under_the_configured_strategy(
+    chain_root, tmp_path, monkeypatch
+):
+    shutil.copytree(chain_root / "price_features", tmp_path / "price_features")
+    monkeypatch.setenv("FINRNN_STORAGE_ROOT", str(tmp_path))
+    monkeypatch.delenv(EXECUTOR_ENV, raising=False)
+    compute = {"device": "cpu", "strategy": "mirrored", "cpu_replicas": 2}
+    with dg.instance_for_test(temp_dir=str(_home(tmp_path))) as instance:
+        result = dg.execute_job(
+            dg.reconstructable(real_retraining_job),
+            instance=instance,
+            run_config={**training_config(), "resources": {"compute": {"config": compute}}},
+            tags={"dagster/partition": "2018-03-30"},
+        )
+        assert result.success
+        step_pids = {
+            e.step_key: e.pid
+            for e in result.all_events
+            if e.event_type_value == "STEP_START" and e.step_key.endswith("_checkpoint")
+        }
+    assert set(step_pids) == {"lstm_checkpoint", "gru_checkpoint", "rnn_checkpoint"}
+    assert len(set(step_pids.values())) == 3 and os.getpid() not in step_pids.values()
+    logical_cpus = [
+        "/job:localhost/replica:0/task:0/device:CPU:0",
+        "/job:localhost/replica:0/task:0/device:CPU:1",
+    ]
+    for event in result.get_asset_materialization_events():
+        meta = event.materialization.metadata
+        # the host was split into two logical CPUs before TensorFlow started in the step
+        assert meta["device_used"].value.split(",") == logical_cpus
+        assert meta["device_assignment"].value == "cpu"
+    for ckpt in list_checkpoints(tmp_path / "rnn_checkpoints"):
+        assert ckpt.device_used.split(",") == logical_cpus
+    # a checkpoint trained under the strategy predicts the next trading day on one device
+    predicted = run_assets(tmp_path, "2018-04-02", "2018-04-02", ["predictions"])
+    assert predicted.success
+    table = read_table(tmp_path / "predictions")
+    assert set(table["model"]) == {"lstm", "gru", "rnn"}
+    assert table["predicted"].notna().all()
+
+
+def test_the_shipped_kubernetes_run_config_is_valid_for_the_k8s_executor():
+    from finrnn_pipeline.definitions import ALL_ASSETS, build_resources
+    from finrnn_pipeline.schedules import retraining_job
+
+    job = dg.Definitions(
+        assets=ALL_ASSETS,
+        jobs=[retraining_job],
+        resources=build_resources(),
+        executor=executor_from_env({EXECUTOR_ENV: "k8s"}),
+    ).resolve_job_def("retraining_job")
+    assert job.executor_def.name == "k8s"
+    config = yaml.safe_load((REPO / "deploy" / "k8s" / "run_config_gpu.yaml").read_text())
+    dg.validate_run_config(job, config)  # raises on any field the executor or resources lack
+    per_step = config["execution"]["config"]["per_step_k8s_config"]
+    assert set(per_step) == {"lstm_checkpoint", "gru_checkpoint", "rnn_checkpoint"}
+    for step in per_step.values():
+        assert step["container_config"]["resources"]["limits"]["nvidia.com/gpu"] == 1
+    config["execution"]["config"]["job_namespaces"] = "typo"
+    with pytest.raises(dg.DagsterInvalidConfigError, match="job_namespaces"):
+        dg.validate_run_config(job, config)
+    values = yaml.safe_load((REPO / "deploy" / "k8s" / "values-gpu.yaml").read_text())
+    [deployment] = values["dagster-user-deployments"]["deployments"]
+    assert {"name": "FINRNN_EXECUTOR", "value": "k8s"} in deployment["env"]
