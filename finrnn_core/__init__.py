@@ -22,7 +22,13 @@ from finrnn_core.predictions import predict_dates
 from finrnn_core.prices import PriceIngest, read_prices
 from finrnn_core.storage import read_table, write_partition
 from finrnn_core.training import TrainedCheckpoint, TrainingSpec, list_checkpoints, train_checkpoint
-from finrnn_core.windows import Scaling, TrainingSet, build_training_set, ticker_windows
+from finrnn_core.windows import (
+    Scaling,
+    TrainingSet,
+    build_training_set,
+    stored_window,
+    ticker_windows,
+)
 
 __version__ = "0.1.0"
 
@@ -53,6 +59,7 @@ __all__ = [
     "read_prices",
     "read_table",
     "resolve_device",
+    "stored_window",
     "ticker_windows",
     "train_checkpoint",
     "write_partition",

@@ -216,6 +216,7 @@ def read_table(
     start: str | pd.Timestamp | None = None,
     end: str | pd.Timestamp | None = None,
     columns: list[str] | None = None,
+    tickers: Iterable[str] | None = None,
 ) -> pd.DataFrame:
     """Read a table (optionally only dates in ``[start, end]``) into pandas, ``date`` first.
 
@@ -224,6 +225,8 @@ def read_table(
         start: first date to read (inclusive), or ``None``.
         end: last date to read (inclusive), or ``None``.
         columns: columns to read besides ``date``; all when ``None``.
+        tickers: only rows of these tickers (the table needs a ``ticker`` column); all when
+            ``None``.
 
     Returns:
         A DataFrame with ``date`` as ``datetime64[ns]`` followed by the table's columns.
@@ -241,6 +244,9 @@ def read_table(
     if end is not None:
         upper = ds.field("date") <= pa.scalar(pd.Timestamp(end).date(), pa.date32())
         expr = upper if expr is None else expr & upper
+    if tickers is not None:
+        wanted = ds.field("ticker").isin(pa.array(list(tickers), pa.string()))
+        expr = wanted if expr is None else expr & wanted
     names = None if columns is None else ["date", *[c for c in columns if c != "date"]]
     table = dataset.to_table(columns=names, filter=expr)
     frame = table.to_pandas()

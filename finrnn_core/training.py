@@ -117,6 +117,10 @@ class TrainedCheckpoint:
     """Version of the checkpoint whose weights training started from ("" = from scratch)."""
     resumed_after_epoch: int = 0
     """Last epoch an earlier, interrupted attempt completed and this one resumed after (0 = none)."""
+    device_assignment: str = ""
+    """How the device was chosen, e.g. ``"gpu 1 (leased from pool [0, 1])"`` ("" = not recorded)."""
+    mixed_precision: bool = False
+    """Trained with float16 compute; loading it rebuilds the same optimizer structure."""
 
     @property
     def architecture(self) -> dict[str, Any]:
@@ -155,6 +159,7 @@ class TrainedCheckpoint:
         """Rebuild the model and restore its latest weights (imports TensorFlow)."""
         from finrnn_core.models import RecurrentModel
 
+        overrides.setdefault("mixed_precision", self.mixed_precision)
         return RecurrentModel.load(self.model_dir, self.model_id, **overrides)
 
 
@@ -168,6 +173,9 @@ def train_checkpoint(
     strict_device: bool = False,
     callback: Callable[[int, dict[str, float]], None] | None = None,
     warm_start: TrainedCheckpoint | None = None,
+    strategy: Any = None,
+    mixed_precision: bool = False,
+    device_assignment: str = "",
 ) -> TrainedCheckpoint:
     """Train ``spec`` on windows whose targets are realized on or before ``cutoff``, and save it.
 
@@ -192,6 +200,11 @@ def train_checkpoint(
         callback: called after every epoch with ``(epoch, metrics)``.
         warm_start: an earlier checkpoint (cut-off before ``cutoff``, same architecture) to
             continue training from; ``None`` trains from scratch.
+        strategy: a ``tf.distribute`` strategy to train under (see
+            :func:`finrnn_core.distribute.make_strategy`); ``None``: one device.
+        mixed_precision: float16 compute with float32 weights (a GPU speed-up).
+        device_assignment: how the device was chosen (a ``DevicePlan.describe()``), recorded in
+            ``training.json``.
 
     Returns:
         The saved :class:`TrainedCheckpoint`.
@@ -212,7 +225,11 @@ def train_checkpoint(
     model_id = spec.cell_type
     final_dir = Path(checkpoint_root) / model_id / f"cutoff={cutoff_ts:%Y-%m-%d}"
     work_dir = final_dir.parent / f".{final_dir.name}.partial"
-    attempt = {"spec": spec.to_dict(), "warm_start_from": warm_start.version if warm_start else ""}
+    attempt = {
+        "spec": spec.to_dict(),
+        "warm_start_from": warm_start.version if warm_start else "",
+        "mixed_precision": mixed_precision,
+    }
     base_epoch = warm_start.epochs[-1] if warm_start is not None and warm_start.epochs else 0
     done_before = _prepare_work_dir(work_dir, attempt, epoch_end=base_epoch + spec.epochs)
     model_cls = {"lstm": LSTM, "gru": GRU, "rnn": RNN}[spec.cell_type]
@@ -232,6 +249,8 @@ def train_checkpoint(
         strict_device=strict_device,
         model_id=model_id,
         model_dir=str(work_dir),
+        strategy=strategy,
+        mixed_precision=mixed_precision,
         **spec.model_kwargs(),
     )
     train_args: dict[str, Any] = {
@@ -277,6 +296,8 @@ def train_checkpoint(
         train_start=training_set.scaling.fit_start,
         warm_start_from=attempt["warm_start_from"],
         resumed_after_epoch=resumed_after,
+        device_assignment=device_assignment,
+        mixed_precision=mixed_precision,
     )
     (work_dir / TRAINING_FILE).write_text(json.dumps(checkpoint.to_dict(), indent=2))
     _swap_into_place(work_dir, final_dir)
@@ -338,10 +359,17 @@ def _prepare_work_dir(work_dir: Path, attempt: dict[str, Any], epoch_end: int) -
             same = json.loads(marker.read_text()) == attempt
         except (OSError, ValueError):
             same = False
-        done = [
-            int(p.name.split("_epoch_")[1].split(".")[0])
-            for p in work_dir.glob("*_epoch_*.ckpt.index")
-        ]
+        recorded = {int(line["epoch"]) for line in _epoch_lines(work_dir, upto=epoch_end)}
+        done = []
+        for index in work_dir.glob("*_epoch_*.ckpt.index"):
+            epoch = int(index.name.split("_epoch_")[1].split(".")[0])
+            if epoch in recorded:
+                done.append(epoch)
+            else:
+                # Killed after the epoch's checkpoint but before its metrics line: resume from
+                # the epoch before, so the history has no hole.
+                for path in work_dir.glob(index.name[: -len(".index")] + ".*"):
+                    path.unlink()
         if same and done and max(done) < epoch_end:
             return True
         shutil.rmtree(work_dir)

@@ -16,12 +16,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from finrnn_core.errors import ConfigError, DataError
 from finrnn_core.features import FEATURE_COLUMNS
+from finrnn_core.storage import read_table
 
 Batch = tuple[np.ndarray, np.ndarray, float, float, int]
 
@@ -348,6 +350,69 @@ def windows_ending_on(
     if not blocks:
         return [], np.zeros((0, n_time_steps, len(feature_columns)), dtype=np.float32)
     return tickers, np.stack(blocks)
+
+
+def stored_window(
+    features_dir: str | Path,
+    date: str | pd.Timestamp,
+    ticker: str,
+    n_time_steps: int,
+    forward_step: int = 1,
+    scaling: Scaling | None = None,
+    feature_columns: tuple[str, ...] = FEATURE_COLUMNS,
+) -> tuple[np.ndarray, float]:
+    """Return the window of ``ticker`` ending on ``date`` and its target, read from Parquet.
+
+    The rows come straight from the stored ``price_features`` table and are cut by the same
+    code training uses (:func:`ticker_windows`), so with a checkpoint's ``scaling`` the result
+    is exactly the standardised input and target that checkpoint's training batches held.
+
+    Example, with ``n_time_steps=3, forward_step=1`` and the ticker's stored rows dated
+    ``d0 < d1 < d2 < d3``: ``stored_window(dir, d2, t, 3)`` is rows ``d0, d1, d2`` and the
+    target ``log(adj_close[d3] / adj_close[d2])``; for ``d3`` the target is NaN (not yet
+    realized) and for ``d1`` there is no window (two rows only).
+
+    Args:
+        features_dir: the ``price_features`` table folder (``<root>/price_features``).
+        date: the window's last trading day.
+        ticker: the ticker, as stored.
+        n_time_steps: rows per window, > 0.
+        forward_step: target horizon in rows, > 0. Defaults to 1.
+        scaling: a checkpoint's :class:`Scaling` (``TrainedCheckpoint.scaling``) to
+            standardise the window and target as training did; ``None`` returns raw values.
+        feature_columns: the model inputs, in order. Defaults to ``FEATURE_COLUMNS``.
+
+    Returns:
+        ``(X, target)``: float32 `(n_time_steps, n_features)` and the forward log return
+        (standardised when ``scaling`` is given), NaN while it is not realized.
+
+    Raises:
+        DataError: the table is missing, the ticker has no feature row on ``date``, or fewer
+            than ``n_time_steps`` rows up to it.
+    """
+    _check_positive("n_time_steps", n_time_steps)
+    _check_positive("forward_step", forward_step)
+    day = pd.Timestamp(date)
+    rows = read_table(features_dir, tickers=[ticker])
+    found = ticker_windows(rows, n_time_steps, forward_step, feature_columns)
+    hits = np.flatnonzero(found[0].end_dates == np.datetime64(day)) if found else []
+    if len(hits) == 0:
+        on_day = int((rows["date"] == day).sum())
+        upto = int((rows["date"] <= day).sum())
+        raise DataError(
+            f"No window for ticker {ticker!r} ending on {day:%Y-%m-%d} in {str(features_dir)!r}: "
+            + (
+                "no feature row that day."
+                if not on_day
+                else f"{upto} row(s) up to it, fewer than n_time_steps={n_time_steps}."
+            )
+        )
+    windows, k = found[0], int(hits[0])
+    X, target = np.array(windows.X[k], dtype=np.float32), float(windows.targets[k])
+    if scaling is None:
+        return X, target
+    scaled_target = np.float32((target - scaling.target_mean) / scaling.target_std)
+    return scaling.scale_X(X), float(scaled_target)
 
 
 def _date_range(frame: pd.DataFrame) -> str:

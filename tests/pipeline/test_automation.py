@@ -9,7 +9,7 @@ import pytest
 from finrnn_core.storage import read_table
 from finrnn_pipeline.definitions import build_resources, defs
 from finrnn_pipeline.resources import PriceSourceResource
-from finrnn_pipeline.schedules import daily_predictions_schedule
+from finrnn_pipeline.schedules import daily_predictions_schedule, weekly_retraining_schedule
 from finrnn_pipeline.sensors import price_files_sensor
 
 NEW_YORK = ZoneInfo("America/New_York")
@@ -50,6 +50,36 @@ def test_the_day_is_taken_in_new_york_not_in_the_machines_or_utc_time_zone():
     # 2018-07-06 01:00 UTC is still Thursday 2018-07-05 in New York
     data = tick(dt.datetime(2018, 7, 6, 1, 0, tzinfo=dt.UTC))
     assert [r.partition_key for r in data.run_requests] == ["2018-07-05"]
+
+
+def test_weekly_retraining_trains_every_model_at_that_fridays_cutoff():
+    assert weekly_retraining_schedule.cron_schedule == "45 18 * * 5"
+    assert weekly_retraining_schedule.execution_timezone == "America/New_York"
+    job = defs.resolve_job_def(weekly_retraining_schedule.job_name)
+    assert {k.to_user_string() for k in job.asset_layer.executable_asset_keys} == {
+        "lstm_checkpoint",
+        "gru_checkpoint",
+        "rnn_checkpoint",
+    }
+    context = dg.build_schedule_context(
+        # Friday evening in New York is Saturday in UTC: the cut-off is still the Friday
+        scheduled_execution_time=dt.datetime(2018, 4, 14, 0, 0, tzinfo=dt.UTC),
+        repository_def=defs.get_repository_def(),
+    )
+    [request] = weekly_retraining_schedule.evaluate_tick(context).run_requests
+    assert (request.partition_key, request.run_key) == ("2018-04-13", "retrain-2018-04-13")
+    resolved = request.with_resolved_tags_and_config(job, [], None)
+    assert resolved.tags["dagster/partition"] == "2018-04-13"
+
+
+def test_weekly_retraining_skips_a_day_that_is_no_cutoff():
+    context = dg.build_schedule_context(
+        scheduled_execution_time=dt.datetime(2018, 4, 12, 18, 45, tzinfo=NEW_YORK),
+        repository_def=defs.get_repository_def(),
+    )
+    data = weekly_retraining_schedule.evaluate_tick(context)
+    assert not data.run_requests
+    assert "2018-04-12 is not a retraining cut-off" in data.skip_message
 
 
 @pytest.mark.parametrize(

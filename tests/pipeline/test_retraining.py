@@ -7,15 +7,18 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
+from pathlib import Path
 
 import dagster as dg
 import numpy as np
 import pytest
 
-from finrnn_core.training import list_checkpoints
+from finrnn_core.storage import read_table
+from finrnn_core.training import TrainingSpec, list_checkpoints, train_checkpoint
 from tests.conftest import REPO
-from tests.pipeline.conftest import run_assets, training_config
+from tests.pipeline.conftest import TINY_TRAINING, run_assets, training_config
 
 
 @pytest.fixture
@@ -64,7 +67,7 @@ def test_warm_start_off_or_another_architecture_trains_from_scratch(store):
 
 KILLABLE_RUN = """
 import sys
-from tests.pipeline.conftest import run_assets, training_config
+from tests.pipeline.conftest import TINY_TRAINING, run_assets, training_config
 config = training_config(epochs=40)["ops"]["gru_checkpoint"]
 run_assets(sys.argv[1], "2018-04-06", "2018-04-06", ["gru_checkpoint"],
            run_config={"ops": {"gru_checkpoint": config}})
@@ -126,3 +129,98 @@ def test_a_killed_training_step_resumes_after_its_last_completed_epoch(store):
         )["resumed_after_epoch"]
         == done[-1]
     )
+
+
+def real_retraining_job() -> dg.JobDefinition:
+    from finrnn_pipeline.definitions import defs
+
+    return defs.resolve_job_def("retraining_job")
+
+
+def _step_processes() -> list[int]:
+    """Pids of this process's multiprocess-executor step children (not the resource tracker)."""
+    pids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            cmdline = (stat.parent / "cmdline").read_bytes()
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == os.getpid() and b"spawn_main" in cmdline:
+            pids.append(int(stat.parent.name))
+    return pids
+
+
+def test_dagsters_retry_policy_reruns_a_killed_training_step_and_it_resumes(store, monkeypatch):
+    monkeypatch.setenv("FINRNN_STORAGE_ROOT", str(store))
+    monkeypatch.delenv("FINRNN_EXECUTOR", raising=False)
+    partial = store / "rnn_checkpoints" / "gru" / ".cutoff=2018-04-06.partial"
+    killed: list[int] = []
+
+    def kill_the_step_after_epoch_4() -> None:  # as the OOM killer or a pre-emption would
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            if list(partial.glob("gru_epoch_4.ckpt.index")):
+                for pid in _step_processes():
+                    os.kill(pid, signal.SIGKILL)
+                    killed.append(pid)
+                return
+            time.sleep(0.1)
+
+    killer = threading.Thread(target=kill_the_step_after_epoch_4)
+    killer.start()
+    config = training_config(epochs=40)["ops"]["gru_checkpoint"]
+    (store / "home").mkdir()
+    with dg.instance_for_test(temp_dir=str(store / "home")) as instance:
+        result = dg.execute_job(
+            dg.reconstructable(real_retraining_job),
+            instance=instance,
+            run_config={"ops": {"gru_checkpoint": config}},
+            tags={"dagster/partition": "2018-04-06"},
+            asset_selection=[dg.AssetKey("gru_checkpoint")],
+        )
+        killer.join()
+        assert killed, "the training step was never seen running"
+        assert result.success
+        events = [e.event_type_value for e in result.all_events if e.step_key == "gru_checkpoint"]
+        assert "STEP_UP_FOR_RETRY" in events and "STEP_RESTARTED" in events
+        messages = [e.user_message for e in instance.all_logs(result.run_id)]
+    [ckpt] = [c for c in list_checkpoints(store / "rnn_checkpoints") if c.cutoff == "2018-04-06"]
+    # killed once epoch 4's checkpoint existed: its metrics line may not have been written yet
+    assert ckpt.resumed_after_epoch in (3, 4)
+    assert ckpt.epochs == list(range(2, 42))  # warm from epoch 1; no hole, nothing twice
+    [event] = result.get_asset_materialization_events()
+    meta = event.materialization.metadata
+    assert meta["attempt"].value == 2
+    assert meta["resumed_after_epoch"].value == ckpt.resumed_after_epoch
+    assert any(f"resumed after epoch {ckpt.resumed_after_epoch}" in m for m in messages)
+    assert any("(this is attempt 2)" in m for m in messages)
+
+
+class _Stop(Exception):
+    pass
+
+
+def test_a_kill_between_an_epochs_checkpoint_and_its_metrics_line_resumes_before_it(store):
+    features = read_table(store / "price_features")
+    tiny = {k: v for k, v in TINY_TRAINING.items() if k != "epochs"}
+    spec = TrainingSpec(cell_type="rnn", epochs=5, **tiny)
+
+    def stop_after_epoch_3(epoch, metrics):
+        if epoch == 3:
+            raise _Stop
+
+    with pytest.raises(_Stop):
+        train_checkpoint(
+            features, spec, "2018-04-06", store / "scratch", callback=stop_after_epoch_3
+        )
+    work = store / "scratch" / "rnn" / ".cutoff=2018-04-06.partial"
+    lines = (work / "epochs.jsonl").read_text().splitlines()
+    assert [json.loads(line)["epoch"] for line in lines] == [1, 2, 3]
+    assert (work / "rnn_epoch_3.ckpt.index").exists()
+    # as if the process died after epoch 3's checkpoint but before its metrics line
+    (work / "epochs.jsonl").write_text("\n".join(lines[:2]) + "\n")
+    ckpt = train_checkpoint(features, spec, "2018-04-06", store / "scratch")
+    assert ckpt.resumed_after_epoch == 2
+    assert ckpt.epochs == [1, 2, 3, 4, 5]
+    assert np.isfinite(ckpt.loss_per_epoch).all()
