@@ -143,6 +143,37 @@ def test_loss_sees_only_in_sample_rows(data, tmp_path) -> None:
     )
 
 
+def test_loss_is_in_sample_squared_error_plus_l1_and_l2_on_every_weight(data, tmp_path) -> None:
+    X, y = data
+    kwargs = {**TINY, "inner_iteration": 1, "keep_prob": 1.0, "l1_reg": 0.05, "l2_reg": 0.01}
+    model = GRU(model_dir=tmp_path, **kwargs)
+    weights = [w.numpy() for w in model.keras_model.trainable_weights]
+    assert len(weights) == 8  # 2 GRU layers x (kernel, recurrent kernel, bias) + dense (2)
+    predicted = model.keras_model(X[:40], training=False).numpy()
+    expected = (
+        np.mean((predicted - y[:40]) ** 2)
+        + 0.05 * sum(np.abs(w).sum() for w in weights)
+        + 0.01 * sum((w**2).sum() for w in weights)
+    )
+    # one step: the reported loss is the one computed with the weights before that step
+    history = model.train(X, y, in_sample_size=40, epoch_end=1)
+    assert history["all_losses_per_epoch"][0] == pytest.approx(expected, rel=1e-5)
+    penalty_only = expected - np.mean((predicted - y[:40]) ** 2)
+    assert penalty_only > 0.1 * expected  # the penalties are a visible part of the number
+
+
+def test_each_batch_gets_inner_iteration_optimizer_steps(data, tmp_path) -> None:
+    X, y = data
+
+    def feeder():
+        yield X[:32], y[:32], 0.0, 1.0, 24
+        yield X[32:], y[32:], 0.0, 1.0, 24
+
+    model = RNN(model_dir=tmp_path, **{**TINY, "inner_iteration": 3})
+    model.train(data_feeder=feeder, epoch_end=2)
+    assert int(model._optimizer.iterations.numpy()) == 2 * 2 * 3  # epochs x batches x steps
+
+
 def test_dropout_keeps_half_the_units_in_training_only(tmp_path) -> None:
     import tensorflow as tf
 

@@ -1,4 +1,10 @@
+import signal
+import subprocess
+import sys
+import time
+
 import duckdb
+import numpy as np
 import pandas as pd
 import polars as pl
 import pyarrow as pa
@@ -72,6 +78,51 @@ def test_failed_write_keeps_the_previous_file(tmp_path):
         write_partition(table, "2021-03-01", bad, SCHEMA)
     assert len(read_table(table)) == 2
     assert [p.name for p in (table / "date=2021-03-01").iterdir()] == ["part-0.parquet"]
+
+
+CRASHING_WRITER = """
+import sys
+import numpy as np, pandas as pd
+from finrnn_core.storage import TABLE_SCHEMAS, write_partition
+n = 4_000_000
+frame = pd.DataFrame({
+    "ticker": np.char.add("T", np.arange(n).astype(str)), "model": "lstm",
+    "predicted": np.random.default_rng(0).normal(size=n), "realized": np.nan,
+    "forward_step": 1, "model_version": "lstm@x", "cutoff": pd.Timestamp("2021-02-26"),
+})
+print("ready", flush=True)
+while True:  # rewrite until killed
+    write_partition(sys.argv[1], "2021-03-01", frame, TABLE_SCHEMAS["predictions"])
+"""
+
+
+def test_a_writer_killed_mid_write_leaves_readers_the_previous_file(tmp_path):
+    from tests.conftest import REPO
+
+    table = tmp_path / "predictions"
+    write_partition(table, "2021-03-01", rows("2021-03-01", 2), SCHEMA)
+    part = table / "date=2021-03-01"
+    child = subprocess.Popen(
+        [sys.executable, "-c", CRASHING_WRITER, str(table)], cwd=REPO, stdout=subprocess.PIPE
+    )
+    try:
+        assert child.stdout.readline().strip() == b"ready"
+        deadline = time.monotonic() + 60
+        while not list(part.glob(".*.tmp")):  # the child is inside pq.write_table
+            assert child.poll() is None and time.monotonic() < deadline
+            time.sleep(0.002)
+        child.send_signal(signal.SIGKILL)  # a crash: no finally, no clean-up
+    finally:
+        child.kill()
+        child.wait()
+    leftovers = list(part.glob(".*.tmp"))
+    assert leftovers, "the kill should have left the half-written temporary file"
+    # readers see exactly the previous day's rows: the dot-file is not part of the dataset
+    assert len(read_table(table)) == 2
+    assert ds.dataset(table, partitioning="hive").count_rows() == 2
+    assert len(pd.read_parquet(table)) == 2
+    assert [p.name for p in part.iterdir() if not p.name.startswith(".")] == ["part-0.parquet"]
+    assert np.isfinite(read_table(table)["predicted"]).all()
 
 
 def test_rows_of_another_date_are_refused(tmp_path):

@@ -93,7 +93,7 @@ def test_a_user_materializes_a_trading_day_from_the_ui_and_sees_its_metadata(
     assert dagster_dev.graphql("mutation { setNuxSeen }")["setNuxSeen"] is True
 
     page.goto(f"{dagster_dev.url}/asset-groups", wait_until="networkidle")
-    for group in ("ingest", "features", "models", "predictions"):
+    for group in ("ingest", "features", "models", "predictions", "evaluation"):
         expect(page.get_by_text(group, exact=True).first).to_be_visible()
     page.keyboard.press("Alt+KeyE")  # the graph's "Expand all groups"
     for name in ("raw_prices", "price_features", "lstm_checkpoint", "predictions"):
@@ -145,3 +145,11 @@ def test_a_user_materializes_a_trading_day_from_the_ui_and_sees_its_metadata(
     expect(rows_entry.first).to_contain_text(str(rows))
     expect(page.get_by_role("cell", name="AAPL").first).to_be_visible()  # the preview table
     screenshot(page, "asset-metadata", readme=True)
+
+    # The asset checks that ran with the features, with their results.
+    page.get_by_role("tab", name="Checks").click()
+    name = page.get_by_text("check_price_features_finite", exact=True).first
+    name.wait_for()
+    screenshot(page, "asset-checks")
+    expect(page.get_by_text("Passed").first).to_be_visible()
+    expect(page.get_by_text("rows_not_finite", exact=True).first).to_be_visible()

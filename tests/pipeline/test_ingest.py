@@ -2,7 +2,7 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from finrnn_core.errors import DataError
+from finrnn_core.errors import ConfigError, DataError
 from finrnn_core.storage import read_table
 from finrnn_pipeline.resources import PriceSourceResource
 from tests.pipeline.conftest import DAILY_INPUTS, run_assets, training_config
@@ -143,3 +143,47 @@ def test_a_ticker_too_short_for_the_window_is_skipped_and_reported(tmp_path, sam
     assert warnings and "no training window" in warnings[0]
     assert set(read_table(root / "predictions")["ticker"]) == {"SP500"}
     assert meta["predictions"]["rows_without_window"].value == 1  # IPO on 2018-04-30
+
+
+def test_the_calendar_is_configured_per_source(tmp_path):
+    """2018-05-07 is London's early-May bank holiday; New York trades that day."""
+    folder = tmp_path / "prices"
+    folder.mkdir()
+    (folder / "UKX.csv").write_text(
+        "Date,Close\n2018-05-04,7567.1\n2018-05-07,7570.0\n2018-05-08,7565.8\n"
+    )
+    stored = {}
+    for calendar in ("XNYS", "XLON"):
+        root = tmp_path / calendar
+        result = run_assets(
+            root,
+            "2018-05-04",
+            "2018-05-08",
+            INGEST,
+            price_source=PriceSourceResource(path=str(folder), calendar=calendar),
+        )
+        assert result.success
+        q = read_table(root / "price_quarantine")
+        stored[calendar] = (
+            sorted(read_table(root / "raw_prices")["date"].dt.strftime("%Y-%m-%d")),
+            list(zip(q["reason"], q["raw_date"], strict=True)),
+        )
+    assert stored["XNYS"] == (["2018-05-04", "2018-05-07", "2018-05-08"], [])
+    assert stored["XLON"] == (
+        ["2018-05-04", "2018-05-08"],
+        [("non_trading_day", "2018-05-07")],
+    )
+
+
+def test_an_unknown_calendar_code_is_a_clear_error(tmp_path):
+    with pytest.raises(
+        ConfigError,
+        match=r"`calendar` must be an exchange calendar code .* Received: calendar='XNOPE'",
+    ):
+        run_assets(
+            tmp_path / "store",
+            "2018-05-04",
+            "2018-05-08",
+            INGEST,
+            price_source=PriceSourceResource(path=str(tmp_path), calendar="XNOPE"),
+        )

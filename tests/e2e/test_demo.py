@@ -1,0 +1,46 @@
+"""The README's demo command, as a newcomer runs it (on a short range, to keep CI quick)."""
+
+import json
+import os
+import subprocess
+
+import pandas as pd
+import pyarrow.dataset as ds
+import pytest
+
+from finrnn_core.calendar import trading_sessions
+from tests.e2e.conftest import BIN, REPO
+
+pytestmark = pytest.mark.e2e
+
+
+def test_the_demo_runs_the_graph_and_its_prediction_table_reads_back(tmp_path):
+    root = tmp_path / "finrnn_data"
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path / "home")}
+    env.pop("FINRNN_STORAGE_ROOT", None)
+    env.pop("FINRNN_PRICE_PATH", None)
+    args = ["--start", "2017-10-02", "--end", "2018-03-29", "--epochs", "1"]
+    out = subprocess.run(
+        [BIN / "finrnn-demo", *args, "--storage-root", str(root)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert out.returncode == 0, out.stderr[-4000:]
+    summary = out.stdout[out.stdout.index("=== finrnn: 3 runs succeeded") :]
+    assert "Rows ingested:" in summary and "0 quarantined" in summary
+    for model in ("LSTM", "GRU", "RNN"):
+        assert f"\n{model:<8}2018-02-16" in summary  # the Friday 80 % of the way through
+    assert f"Prediction table: {root / 'predictions'}" in summary
+
+    # the one-line way to read it, as printed
+    table = ds.dataset(root / "predictions", partitioning="hive").to_table().to_pandas()
+    dates = pd.to_datetime(table["date"].astype(str))
+    sessions = trading_sessions("XNYS", "2018-02-17", "2018-03-29")
+    assert sorted(dates.unique()) == list(sessions)  # every out-of-sample trading day
+    assert set(table["model"]) == {"lstm", "gru", "rnn"}
+    assert table.groupby(["date", "model"])["ticker"].nunique().eq(21).all()  # every ticker
+    assert (pd.to_datetime(table["cutoff"]) < dates).all()
+    assert json.loads((root / "last_demo.json").read_text())["prediction_rows"] == len(table)
