@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -25,6 +26,8 @@ CHROMIUM_ARGS = [
 ]
 ARTIFACTS = REPO / "test-artifacts"
 README_SCREENSHOTS = REPO / "docs" / "screenshots"
+# FINRNN_UPDATE_SCREENSHOTS=1 also copies the README's two screenshots into docs/screenshots/.
+UPDATE_README = os.environ.get("FINRNN_UPDATE_SCREENSHOTS") == "1"
 DAY = "2018-03-01"
 UI_ASSETS = ["raw_prices", "price_quarantine", "price_features"]
 RUNS_FOR_DAY = """
@@ -70,7 +73,7 @@ def screenshot(page, name: str, readme: bool = False) -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path))
-    if readme:
+    if readme and UPDATE_README:
         README_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, README_SCREENSHOTS / f"{name}.png")
     return path
