@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.dataset as ds
@@ -139,10 +140,17 @@ def write_partition(
     missing = [name for name in schema.names if name not in frame.columns]
     if missing:
         raise DataError(f"Columns {missing} missing from rows written to {str(table_dir)!r}.")
+    return _write_file(target_dir, _to_arrow(frame, schema))
+
+
+def _to_arrow(frame: pd.DataFrame, schema: pa.Schema) -> pa.Table:
     if len(frame) == 0:
-        table = schema.empty_table()  # column dtypes of an empty frame are often just 'object'
-    else:
-        table = pa.Table.from_pandas(frame[schema.names], schema=schema, preserve_index=False)
+        return schema.empty_table()  # column dtypes of an empty frame are often just 'object'
+    return pa.Table.from_pandas(frame[schema.names], schema=schema, preserve_index=False)
+
+
+def _write_file(target_dir: Path, table: pa.Table) -> Path:
+    """Write `table` as the partition's file: a temporary dot-file renamed into place."""
     target_dir.mkdir(parents=True, exist_ok=True)
     final = target_dir / PART_FILE
     tmp = target_dir / f".{PART_FILE}.{uuid.uuid4().hex}.tmp"
@@ -185,14 +193,22 @@ def write_partitions(
             f"Rows dated {stray[:3]} are outside the partitions being written to "
             f"{str(table_dir)!r} ({keys[0]}..{keys[-1]})."
         )
-    groups = (
-        {d: rows for d, rows in frame.groupby(day.to_numpy(), sort=False)} if len(frame) else {}
-    )
-    empty = frame.iloc[0:0]
+    missing = [name for name in schema.names if name not in frame.columns]
+    if missing:
+        raise DataError(f"Columns {missing} missing from rows written to {str(table_dir)!r}.")
+    # One conversion to Arrow for the whole frame, rows grouped by day (stable: a day keeps its
+    # row order); each partition is then a zero-copy slice. Converting per day cost ~10x more.
+    order = np.argsort(day.to_numpy(dtype=str), kind="stable") if len(frame) else []
+    table = _to_arrow(frame.iloc[order], schema)
+    days, starts, counts = np.unique(day.to_numpy(dtype=str)[order], True, False, True)
+    spans = {str(d): (int(a), int(n)) for d, a, n in zip(days, starts, counts, strict=True)}
+
+    def write(key: str) -> Path:
+        start, count = spans.get(key, (0, 0))
+        return _write_file(partition_dir(table_dir, key), table.slice(start, count))
+
     with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
-        return list(
-            pool.map(lambda k: write_partition(table_dir, k, groups.get(k, empty), schema), keys)
-        )
+        return list(pool.map(write, keys))
 
 
 def partition_dates(table_dir: str | Path) -> list[str]:

@@ -9,6 +9,7 @@ import pandas as pd
 import polars as pl
 import pyarrow as pa
 import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 import pytest
 
 from finrnn_core.errors import DataError
@@ -19,6 +20,7 @@ from finrnn_core.storage import (
     partition_dir,
     read_table,
     write_partition,
+    write_partitions,
 )
 
 SCHEMA = TABLE_SCHEMAS["predictions"]
@@ -145,3 +147,23 @@ def test_missing_partitions_and_missing_table(tmp_path):
     assert missing_partitions(table, ["2021-03-01", "2021-03-02"]) == ["2021-03-02"]
     with pytest.raises(DataError, match=r"does not exist; materialize it first"):
         read_table(tmp_path / "nothing")
+
+
+def test_write_partitions_writes_each_day_its_rows_in_order_and_empty_days_as_empty_files(tmp_path):
+    table = tmp_path / "predictions"
+    frame = pd.concat([rows("2021-03-03", 3), rows("2021-03-01", 2), rows("2021-03-03", 1)])
+    frame["predicted"] = [0.3, 0.31, 0.32, 0.1, 0.11, 0.33]  # day 3's rows interleave
+    days = ["2021-03-01", "2021-03-02", "2021-03-03"]
+    paths = write_partitions(table, frame, days, SCHEMA, threads=2)
+    assert [p.parent.name for p in paths] == [f"date={d}" for d in days]
+    back = read_table(table)
+    assert back.groupby(back["date"].dt.day)["predicted"].apply(list).to_dict() == {
+        1: [0.1, 0.11],
+        3: [0.3, 0.31, 0.32, 0.33],  # the frame's order within a day
+    }
+    assert pq.read_table(paths[1]).num_rows == 0  # 2021-03-02: no rows, still a file
+    assert pq.read_table(paths[1]).schema.names == SCHEMA.names
+    with pytest.raises(DataError, match=r"Rows dated \['2021-03-03'\] are outside the partitions"):
+        write_partitions(table, frame, days[:2], SCHEMA)
+    with pytest.raises(DataError, match=r"Columns \['cutoff'\] missing"):
+        write_partitions(table, frame.drop(columns="cutoff"), days, SCHEMA)
