@@ -285,13 +285,22 @@ def read_prices(
         ignore_index=True,
     )
 
-    dated = long["date"].notna()
-    in_range = dated.copy()
+    for name in ("other_reason", "other_column", "other_raw_value"):
+        if name not in long.columns:  # only per-ticker and long layouts have other columns
+            long[name] = None
+    # A row whose date cannot be read belongs with the dated row above it in its file (or the
+    # one below, at the top), so every run over a range reads it exactly once; only a file with
+    # no readable date at all has its undated rows in every range.
+    by_file = long["date"].groupby(long["source_file"], sort=False)
+    anchor = long["date"].fillna(by_file.ffill()).fillna(by_file.bfill())
+    in_range = anchor.notna()
     if start_ts is not None:
-        in_range &= long["date"] >= start_ts
+        in_range &= anchor >= start_ts
     if end_ts is not None:
-        in_range &= long["date"] <= end_ts
-    long = long[in_range | ~dated].reset_index(drop=True)
+        in_range &= anchor <= end_ts
+    keep = in_range | anchor.isna()
+    long = long[keep].reset_index(drop=True)
+    long["anchor_date"] = anchor[keep].to_numpy()
     rows_read = len(long)
 
     unsorted = [
@@ -314,7 +323,10 @@ def read_prices(
     reason[reason.isna() & long["adj_close"].isna()] = "missing_price"
     reason[reason.isna() & ~np.isfinite(long["adj_close"])] = "non_finite_price"
     reason[reason.isna() & (long["adj_close"] <= 0)] = "non_positive_price"
-    reason[reason.isna() & (long["volume"] < 0)] = "negative_volume"
+    other = reason.isna() & long["other_reason"].notna()
+    reason[other] = long.loc[other, "other_reason"]
+    long.loc[other, "column"] = long.loc[other, "other_column"]
+    long.loc[other, "raw_value"] = long.loc[other, "other_raw_value"]
     usable = reason.isna()
     duplicated = long[usable].duplicated(["ticker", "date"], keep="first")
     reason[duplicated[duplicated].index] = "duplicate_date"
@@ -327,6 +339,8 @@ def read_prices(
     quarantine.loc[no_raw, "raw_value"] = [_render(v) for v in quarantine.loc[no_raw, "adj_close"]]
     no_date = quarantine["raw_date"].isna()
     quarantine.loc[no_date, "raw_date"] = quarantine.loc[no_date, "date"].dt.strftime("%Y-%m-%d")
+    # an undated row is filed on the date of its neighbour row (raw_date keeps its text)
+    quarantine["date"] = quarantine["date"].fillna(quarantine["anchor_date"])
     quarantine = quarantine[["date", *QUARANTINE_COLUMNS]].reset_index(drop=True)
     prices = long.loc[~bad, ["date", *PRICE_COLUMNS]].reset_index(drop=True)
 
@@ -489,9 +503,15 @@ def _read_one(
             roles[role] = name
     found = [str(n) for n in names]
     if "date" not in roles:
+        other = sorted({d for n in found for d in ";\t|" if d in n} - {dialect.delimiter})
+        hint = (
+            f" The header holds {other[0]!r}: set the source's delimiter to it."
+            if other
+            else " Map your headers with the source's column_map."
+        )
         raise DataError(
             f"Unknown price file layout in {str(path)!r}: no date column "
-            f"(expected a header such as Date, Datetime or <DATE>). Found columns: {found}."
+            f"(expected a header such as Date, Datetime or <DATE>). Found columns: {found}." + hint
         )
     row_numbers = np.arange(table.num_rows, dtype=np.int64) + 2  # file line; header is line 1
     # Lines after a skipped one moved up; recover each kept row's own line number.
@@ -725,13 +745,35 @@ def _long_frame(
         else:
             values[role] = np.full(n, np.nan)
     price_role = "adj_close" if "adj_close" in roles else "close"
-    if price_role == "adj_close" and "close" in roles:
-        # Adjusted close where the file gives one; the plain close where that cell is empty.
-        missing = ~np.isfinite(values["adj_close"])
-        values["adj_close"] = np.where(missing, values["close"], values["adj_close"])
-    elif price_role == "close":
+    if price_role == "close":
         values["adj_close"] = values["close"]
+    # A bad adjusted close is quarantined, never replaced by the close: in vendor files the close
+    # is unadjusted, so the swap would put a false jump into the returns.
     price_col = roles[price_role]
+    # Impossible values in the other columns the file gives (an infinite or non-positive open,
+    # high, low or close, a negative volume) quarantine the row too, naming that column. Empty
+    # cells there are kept as missing: features use the adjusted close only.
+    other_reason = np.full(n, None, dtype=object)
+    other_column = np.full(n, None, dtype=object)
+    other_raw = np.full(n, None, dtype=object)
+    checks = [
+        (role, check, why)
+        for role in ("open", "high", "low", "close")
+        if role in roles and role != price_role
+        for check, why in ((np.isinf, "non_finite_price"), (lambda v: v <= 0, "non_positive_price"))
+    ]
+    if "volume" in roles:
+        checks.append(("volume", lambda v: v < 0, "negative_volume"))
+    for role, check, why in checks:
+        with np.errstate(invalid="ignore"):
+            hit = check(values[role]) & (other_reason == None)  # noqa: E711 (elementwise)
+        if hit.any():
+            other_reason[hit] = why
+            other_column[hit] = roles[role]
+            raw = raws[role]
+            other_raw[hit] = (
+                raw[hit] if raw is not None else [_render(v) for v in values[role][hit]]
+            )
     return pd.DataFrame(
         {
             "date": dates,
@@ -743,6 +785,9 @@ def _long_frame(
             # Numeric cells are re-rendered only for the rows that end up quarantined.
             "raw_date": raw_dates,
             "raw_value": raws.get(price_role),
+            "other_reason": other_reason,
+            "other_column": other_column,
+            "other_raw_value": other_raw,
         }
     )
 
@@ -785,7 +830,9 @@ def _wide_frame(
 
 
 def _render(value: float) -> str:
-    return "" if not np.isfinite(value) else f"{value:g}"
+    if np.isnan(value):
+        return ""
+    return ("-inf" if value < 0 else "inf") if np.isinf(value) else f"{value:g}"
 
 
 # ----------------------------------------------------------------------------- checks

@@ -85,6 +85,14 @@ def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> arg
             f"--start {args.start:%Y-%m-%d} is before the first trading-day partition "
             f"{PARTITIONS_START}; set FINRNN_PARTITIONS_START=YYYY-MM-DD for a longer history."
         )
+    from finrnn_pipeline.partitions import trading_days
+
+    last_partition = trading_days.get_last_partition_key()
+    if last_partition is not None and args.end > pd.Timestamp(last_partition):
+        parser.error(
+            f"--end {args.end:%Y-%m-%d} is after the last trading-day partition {last_partition} "
+            "(partitions run up to today): there are no prices for later days yet."
+        )
     days = pd.bdate_range(args.start, args.end)
     args.cutoff = _cutoff(
         parser, "cutoff", args.cutoff or f"{days[int(0.8 * (len(days) - 1))]:%Y-%m-%d}"
@@ -161,8 +169,11 @@ def main(argv: list[str] | None = None) -> int:
             raise_on_error=False,
         )
         if not ingest.success:
-            print(f"Run {ingest.run_id} FAILED; see the logs above or the UI.", file=sys.stderr)
+            print(f"Run {ingest.run_id} FAILED{_why(ingest)}", file=sys.stderr)
             return 1
+        results_before = [ingest]
+    else:
+        results_before = []
     elsewhere = [d for d in partition_dates(root / "price_features") if not start <= d <= end]
     if elsewhere:
         print(
@@ -197,15 +208,32 @@ def main(argv: list[str] | None = None) -> int:
         )
         if not result.success:
             print(
-                f"Run {result.run_id} ({job}) FAILED after {time.monotonic() - began:.0f}s; "
-                "see the logs above or the UI.",
+                f"Run {result.run_id} ({job}) FAILED after {time.monotonic() - began:.0f}s"
+                f"{_why(result)}",
                 file=sys.stderr,
             )
             return 1
         results.append(result)
     seconds = time.monotonic() - began
-    print_summary(results, root, seconds, pd.Timestamp(start), pd.Timestamp(end))
+    print_summary(results, root, seconds, pd.Timestamp(start), pd.Timestamp(end), results_before)
     return 0
+
+
+def _why(result) -> str:
+    """The failed steps and their errors, for the last line a user reads."""
+    failures = [
+        f"\n  {e.step_key}: "
+        + e.step_failure_data.error.message.strip().removeprefix(
+            "dagster._core.definitions.events.Failure: "
+        )
+        for e in result.all_events
+        if e.event_type_value == "STEP_FAILURE" and e.step_failure_data.error is not None
+    ]
+    return (
+        ":" + "".join(failures) + "\n(full logs above or in the UI: make ui)"
+        if failures
+        else ("; see the logs above or the UI.")
+    )
 
 
 def _range_tags(start: str, end: str) -> dict[str, str]:
@@ -227,7 +255,7 @@ def _last_metadata(results, asset: str) -> dict:
     return {k: v.value for k, v in events[-1].materialization.metadata.items()}
 
 
-def print_summary(results, root: Path, seconds: float, start, end) -> None:
+def print_summary(results, root: Path, seconds: float, start, end, lookback=()) -> None:
     from finrnn_core.metrics import pearson
     from finrnn_core.storage import read_table
 
@@ -240,6 +268,18 @@ def print_summary(results, root: Path, seconds: float, start, end) -> None:
         f"{prices.get('rows_quarantined')} quarantined ({prices.get('tickers')} tickers, "
         f"{prices.get('first_date')}..{prices.get('last_date')})",
     ]
+    before = _last_metadata(lookback, "raw_prices")
+    if before:
+        lines.append(
+            f"  and the feature lookback before it: {before.get('rows_read')} read, "
+            f"{before.get('rows_accepted')} accepted, {before.get('rows_quarantined')} "
+            f"quarantined ({before.get('first_date')}..{before.get('last_date')})"
+        )
+    if prices.get("rows_quarantined") or before.get("rows_quarantined"):
+        lines.append(
+            "  quarantined rows, with file, line, column, raw value and reason: "
+            f"{root / 'price_quarantine'}"
+        )
     predictions_dir = root / "predictions"
     table = read_table(predictions_dir, start=start, end=end)
     lines.append(
@@ -265,7 +305,7 @@ def print_summary(results, root: Path, seconds: float, start, end) -> None:
         f"{table['model'].nunique()} models, "
         + (f"{dates.min():%Y-%m-%d}..{dates.max():%Y-%m-%d}" if len(table) else "no dates"),
         f"Prediction table: {predictions_dir}",
-        'Read it: python -c "import pyarrow.dataset as ds; '
+        f'Read it: {sys.executable} -c "import pyarrow.dataset as ds; '
         f"print(ds.dataset('{predictions_dir}', partitioning='hive').to_table().to_pandas())\"",
         "Open the UI on these runs: make ui   (http://127.0.0.1:3000)",
     ]

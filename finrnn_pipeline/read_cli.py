@@ -74,6 +74,14 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--start {start:%Y-%m-%d} is after --end {end:%Y-%m-%d}.")
     if args.format == "parquet" and not args.output:
         parser.error("--format parquet writes a binary file: give --output FILE.")
+    if args.output:
+        out = Path(args.output)
+        if out.is_dir() or not out.resolve().parent.is_dir():
+            parser.error(
+                f"--output must be a file in an existing folder. Received: {args.output!r}"
+            )
+    # model ids are stored in lower case (lstm, gru, rnn); the demo prints them in capitals
+    args.model = [m.lower() for m in args.model] if args.model else args.model
 
     from finrnn_core.reading import PREDICTIONS_TABLE, read_predictions
 
@@ -88,7 +96,26 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     frame = read_predictions(args.root, start, end, args.ticker, args.model)
     if frame.empty:
-        print("finrnn-predictions: no rows match the filters.", file=sys.stderr)
+        stored = read_predictions(args.root)
+        known = {
+            "--ticker": (args.ticker, sorted(stored["ticker"].unique())),
+            "--model": (args.model, sorted(stored["model"].unique())),
+        }
+        hints = [
+            f"{flag} {sorted(set(wanted) - set(have))} not in the table (it has {have[:10]})"
+            for flag, (wanted, have) in known.items()
+            if wanted and set(wanted) - set(have)
+        ]
+        print(
+            "finrnn-predictions: no rows match the filters"
+            + (": " + "; ".join(hints) if hints else ".")
+            + (
+                f" Stored dates: {stored['date'].min():%Y-%m-%d}..{stored['date'].max():%Y-%m-%d}."
+                if len(stored)
+                else ""
+            ),
+            file=sys.stderr,
+        )
     if args.format == "parquet":
         frame.assign(date=frame["date"].dt.date).to_parquet(args.output, index=False)
     else:

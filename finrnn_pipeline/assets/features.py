@@ -33,9 +33,19 @@ def price_features(context: dg.AssetExecutionContext, raw_prices: pd.DataFrame) 
     start, end = date_bounds(context)
     features = compute_features(raw_prices)
     features = features[(features["date"] >= start) & (features["date"] <= end)]
+    priced = raw_prices[(raw_prices["date"] >= start) & (raw_prices["date"] <= end)]
+    short = sorted(set(priced["ticker"]) - set(features["ticker"]))
+    if len(priced) > len(features):
+        context.log.warning(
+            f"{len(priced) - len(features)} price row(s) have no feature row yet: a ticker needs "
+            f"{FEATURE_LOOKBACK} earlier prices first. Tickers with none in this range: "
+            f"{', '.join(map(repr, short[:10])) or 'none'}{' ...' if len(short) > 10 else ''}."
+        )
     context.add_output_metadata(
         {
             "rows": len(features),
+            "price_rows_without_features": len(priced) - len(features),
+            "tickers_without_features": len(short),
             "tickers": features["ticker"].nunique(),
             "feature_columns": ", ".join(FEATURE_COLUMNS),
             "first_date": start.strftime("%Y-%m-%d"),

@@ -101,3 +101,12 @@ def ingest_prices(
             "rows_quarantined_stored": stored_quarantine,
         },
     )
+    if result.rows_read and not result.rows_accepted and len(price_source.sessions(start, end)):
+        # Stored and counted above, but a range with trading days and no usable row is a broken
+        # source, not a quiet day: stop here rather than fail later for want of features.
+        raise dg.Failure(
+            description=f"Every one of the {result.rows_read} rows read for "
+            f"{start:%Y-%m-%d}..{end:%Y-%m-%d} was quarantined ({by_reason}); see "
+            f"price_quarantine for each row's file, line, column and raw value.",
+            allow_retries=False,
+        )

@@ -112,7 +112,12 @@ def test_long_multi_ticker_table_with_symbol_column(tmp_path):
     )
     result = read_prices(path)
     assert closes(result, "A") == {"2021-03-01": 9.5}
-    assert closes(result, "B") == {"2021-03-01": 20}  # empty adj close: the plain close
+    # an empty adjusted close is quarantined, not replaced by the (unadjusted) close
+    assert closes(result, "B") == {}
+    q = result.quarantine
+    assert q[["ticker", "column", "raw_value", "reason"]].values.tolist() == [
+        ["B", "adj_close", "", "missing_price"]
+    ]
 
 
 def test_wide_table_one_column_per_ticker(tmp_path):
@@ -331,7 +336,45 @@ def test_unparseable_dates_are_quarantined_with_the_raw_text(tmp_path):
     q = result.quarantine
     assert q["reason"].tolist() == ["unparseable_date", "unparseable_date"]
     assert q["raw_date"].tolist() == ["not-a-date", "Data by X"]
-    assert q["date"].isna().all()
+    # filed with the dated row above them, so a run over any range reads them at most once
+    assert q["date"].dt.strftime("%Y-%m-%d").tolist() == ["2021-03-01", "2021-03-01"]
+    assert read_prices(path, "2021-04-01", "2021-12-31").rows_read == 0
+
+
+def test_undated_rows_at_the_top_go_with_the_row_below_and_are_read_once(tmp_path):
+    path = write(tmp_path, "C.csv", "Date,Close\nn/a,1\n2021-03-01,1\n2021-03-02,2\n??,3\n")
+    march_1 = read_prices(path, "2021-03-01", "2021-03-01")
+    march_2 = read_prices(path, "2021-03-02", "2021-03-02")
+    assert (march_1.rows_read, march_2.rows_read) == (2, 2)  # 4 rows in the file, each once
+    assert march_1.quarantine["raw_date"].tolist() == ["n/a"]
+    assert march_2.quarantine["raw_date"].tolist() == ["??"]
+
+
+def test_impossible_values_in_other_columns_quarantine_the_row_naming_the_column(tmp_path):
+    path = write(
+        tmp_path,
+        "Y.csv",
+        "Date,Open,High,Low,Close,Adj Close,Volume\n"
+        "2021-03-01,-3,2,1,2,2,100\n"
+        "2021-03-02,1,0,1,2,2,100\n"
+        "2021-03-03,1,2,1,inf,2,100\n"
+        "2021-03-04,1,2,1,2,2,-100\n"
+        "2021-03-05,1,2,1,2,inf,100\n"
+        "2021-03-08,1,2,1,2,-,100\n"
+        "2021-03-09,,,,2,2,\n",  # empty open/high/low/volume: kept as missing
+    )
+    result = read_prices(path)
+    assert balanced(result) and result.rows_read == 7
+    q = result.quarantine
+    assert q[["column", "raw_value", "reason"]].values.tolist() == [
+        ["Open", "-3", "non_positive_price"],
+        ["High", "0", "non_positive_price"],
+        ["Close", "inf", "non_finite_price"],
+        ["Volume", "-100", "negative_volume"],
+        ["Adj Close", "inf", "non_finite_price"],
+        ["Adj Close", "-", "missing_price"],
+    ]
+    assert closes(result, "Y") == {"2021-03-09": 2}
 
 
 def test_one_date_format_per_column_and_ambiguity_is_an_error(tmp_path):
@@ -421,6 +464,11 @@ def test_unknown_layout_names_the_file_and_columns(tmp_path):
         match=r"Unknown price file layout in .*odd.csv.*no date column.*\['when', 'what'\]",
     ):
         read_prices(path)
+    semicolons = write(tmp_path, "de.csv", "Datum;Kurs\n01.03.2021;1,5\n")
+    with pytest.raises(
+        DataError, match=r"Found columns: \['Datum;Kurs'\]. The header holds ';': set the source"
+    ):
+        read_prices(semicolons)
 
 
 def test_bad_column_map_and_dialect_are_config_errors(tmp_path):

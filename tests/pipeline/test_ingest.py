@@ -43,7 +43,7 @@ def test_calendar_holidays_weekends_and_bad_rows_are_quarantined_in_their_partit
         ("2018-01-12", "non_trading_day", "2018-01-13"),  # a Saturday row sits with Friday
         ("2018-01-15", "non_trading_day", "2018-01-15"),  # the holiday's own (empty) partition
         ("2018-01-16", "missing_price", "2018-01-16"),
-        ("2018-01-17", "unparseable_date", "garbage line"),  # undated: the run's last day
+        ("2018-01-16", "unparseable_date", "garbage line"),  # undated: with the row above it
     ]
     assert sorted(read_table(root / "raw_prices")["date"].dt.day) == [12, 17]
 
@@ -187,3 +187,53 @@ def test_an_unknown_calendar_code_is_a_clear_error(tmp_path):
             INGEST,
             price_source=PriceSourceResource(path=str(tmp_path), calendar="XNOPE"),
         )
+
+
+def test_a_ticker_with_too_few_prices_for_any_feature_is_named_by_price_features(
+    tmp_path, sample_dir
+):
+    folder = tmp_path / "prices"
+    folder.mkdir()
+    sp500 = pd.read_parquet(sample_dir / "SP500.parquet")
+    sp500[pd.to_datetime(sp500["Date"]) <= "2018-04-30"].to_parquet(folder / "SP500.parquet")
+    sp500[pd.to_datetime(sp500["Date"]).between("2018-04-24", "2018-04-27")].to_parquet(
+        folder / "TINY.parquet"
+    )
+    root = tmp_path / "store"
+    instance = dg.DagsterInstance.ephemeral()
+    assert run_assets(root, "2018-02-01", "2018-03-30", INGEST, price_path=str(folder)).success
+    result = run_assets(
+        root, "2018-04-02", "2018-04-30", DAILY_INPUTS, price_path=str(folder), instance=instance
+    )
+    assert result.success
+    features = next(
+        e.materialization.metadata
+        for e in result.get_asset_materialization_events()
+        if e.asset_key.to_user_string() == "price_features"
+    )
+    assert features["tickers_without_features"].value == 1
+    assert features["price_rows_without_features"].value == 4
+    warnings = [
+        e.user_message for e in instance.all_logs(result.run_id) if "'TINY'" in e.user_message
+    ]
+    assert warnings and "4 price row(s) have no feature row yet" in warnings[0]
+
+
+def test_a_range_whose_every_row_is_quarantined_fails_after_storing_the_quarantine(tmp_path):
+    folder = tmp_path / "prices"
+    folder.mkdir()
+    (folder / "USD.csv").write_text(
+        "Date,Close\n2018-03-01,$41.23\n2018-03-02,$41.50\n2018-03-05,$40.98\n"
+    )
+    root = tmp_path / "store"
+    with pytest.raises(
+        dg.Failure,
+        match=r"Every one of the 3 rows read for 2018-03-01..2018-03-05 was quarantined "
+        r"\(\{'missing_price': 3\}\)",
+    ):
+        run_assets(root, "2018-03-01", "2018-03-05", INGEST, price_path=str(folder))
+    q = read_table(root / "price_quarantine")
+    assert q["raw_value"].tolist() == ["$41.23", "$41.50", "$40.98"]
+    # a holiday with only an off-calendar row is a quiet day, not a broken source
+    (folder / "USD.csv").write_text("Date,Close\n2018-01-15,41.0\n")
+    assert run_assets(root, "2018-01-15", "2018-01-15", INGEST, price_path=str(folder)).success

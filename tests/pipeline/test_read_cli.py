@@ -86,3 +86,19 @@ def test_cli_help_explains_every_option():
     for option in ("--root", "--start", "--end", "--ticker", "--model", "--format", "--output"):
         assert option in out.stdout
     assert "FINRNN_STORAGE_ROOT" in out.stdout and "repeat" in out.stdout
+
+
+def test_cli_takes_model_names_in_any_case_and_says_why_nothing_matched(chain_root, tmp_path):
+    out = cli("--root", str(chain_root), "--start", "2018-04-09", "--end", "2018-04-09",
+              "--model", "LSTM", "--format", "csv")  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert set(pd.read_csv(io.StringIO(out.stdout))["model"]) == {"lstm"}
+    none = cli("--root", str(chain_root), "--ticker", "APPL")
+    assert none.returncode == 0 and none.stdout == ""
+    assert "--ticker ['APPL'] not in the table (it has ['AAPL'," in none.stderr
+    assert "Stored dates: 2018-04-02..2018-04-30" in none.stderr
+    for bad in (str(tmp_path), str(tmp_path / "missing" / "x.csv")):
+        out = cli("--root", str(chain_root), "--format", "csv", "--output", bad)
+        assert out.returncode == 2
+        assert "--output must be a file in an existing folder" in out.stderr
+        assert "Traceback" not in out.stderr
