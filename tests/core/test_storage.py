@@ -167,3 +167,14 @@ def test_write_partitions_writes_each_day_its_rows_in_order_and_empty_days_as_em
         write_partitions(table, frame, days[:2], SCHEMA)
     with pytest.raises(DataError, match=r"Columns \['cutoff'\] missing"):
         write_partitions(table, frame.drop(columns="cutoff"), days, SCHEMA)
+
+
+def test_write_partitions_refuses_undated_rows_and_keys_that_are_not_dates(tmp_path):
+    table = tmp_path / "predictions"
+    frame = rows("2021-03-01", 2)
+    frame.loc[1, "date"] = pd.NaT
+    with pytest.raises(DataError, match=r"Rows dated \['NaT'\] are outside the partitions"):
+        write_partitions(table, frame, ["2021-03-01"], SCHEMA)
+    with pytest.raises(DataError, match=r"Partition date must be YYYY-MM-DD"):
+        write_partitions(table, rows("2021-03-01"), ["2021-03-01", "../x"], SCHEMA)
+    assert not table.exists()  # refused before any file was written
