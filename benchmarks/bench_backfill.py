@@ -11,6 +11,13 @@ storage on disk, as ``dagster dev`` uses; real Parquet under temporary storage r
   start to the last day of the bundled sample (``price_features`` is single-run, so this is
   the run a UI backfill of the range launches). The features of the ``--days`` days are then
   compared with those of the per-partition runs: both paths must store the same numbers;
+* the same two paths as *launched* runs, the way a user or the daemon runs them:
+  ``dagster asset materialize`` in a fresh process per run (``--partition D`` for each of
+  ``--launched-days`` days, ``--partition-range`` for the whole range), against a SQLite
+  ``DAGSTER_HOME`` on disk, with the definitions' default multiprocess executor (one more process
+  per step). This is what one run per partition costs for real: process start, code load and
+  run set-up come on top of the events the in-process timing counts. Skip with
+  ``--skip-launched``;
 * peak memory of ``build_training_set`` on the stored feature table (``n_time_steps`` 20, the
   ``TrainingSpec`` default, and 100), each variant in a fresh child process: its peak RSS
   (``VmHWM``, see :func:`vm_hwm_mb`) and the tracemalloc peak of the build step alone (numpy
@@ -19,14 +26,15 @@ storage on disk, as ``dagster dev`` uses; real Parquet under temporary storage r
   float32 array. ``--replicate K`` repeats the table
   with K renamed copies of every ticker, to see how the figures scale.
 
-Usage: ``python benchmarks/bench_backfill.py [--days 10] [--replicate 20] [--instance sqlite]
-[--quick]``.
+Usage: ``python benchmarks/bench_backfill.py [--days 10] [--launched-days 5] [--replicate 20]
+[--instance sqlite] [--skip-launched] [--skip-memory] [--quick]``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -123,6 +131,83 @@ def code_load_seconds(repeats: int = 3) -> float:
     return float(np.median(took))
 
 
+def launched_run(home: Path, root: Path, selection: list[str], first: str, last: str | None = None):
+    """Seconds of one ``dagster asset materialize`` process: one partition, or ``first..last``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FINRNN_", "DAGSTER_"))}
+    env.update(DAGSTER_HOME=str(home), FINRNN_STORAGE_ROOT=str(root), TF_CPP_MIN_LOG_LEVEL="2")
+    cmd = [str(Path(sys.executable).with_name("dagster")), "asset", "materialize"]
+    cmd += ["-m", "finrnn_pipeline.definitions", "--select", ",".join(selection)]
+    cmd += ["--config-json", json.dumps(QUIET)]
+    cmd += ["--partition", first] if last is None else ["--partition-range", f"{first}...{last}"]
+    began = time.perf_counter()
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+    took = time.perf_counter() - began
+    if done.returncode != 0:
+        raise RuntimeError(f"launched run {first}..{last} failed:\n{done.stderr[-3000:]}")
+    return took
+
+
+def measure_launched(
+    tmp_path: Path, lookback: list[str], days: list[str], all_keys: list[str]
+) -> None:
+    """Time both paths as launched runs (see the module docstring) and print the comparison."""
+    home = tmp_path / "launched_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    daily_root, single_root = tmp_path / "launched_per_partition", tmp_path / "launched_single"
+    launched_run(home, daily_root, PRICE_ASSETS, lookback[0], lookback[-1])  # untimed
+    per_day = [launched_run(home, daily_root, BACKFILL_ASSETS, day) for day in days]
+    single_s = launched_run(home, single_root, BACKFILL_ASSETS, all_keys[0], all_keys[-1])
+    daily = read_table(daily_root / "price_features", days[0], days[-1])
+    single = read_table(single_root / "price_features", days[0], days[-1])
+    pd.testing.assert_frame_equal(daily, single)
+    print()
+    print(
+        "launched runs (`dagster asset materialize`: a fresh process per run and per step, "
+        "SQLite DAGSTER_HOME):"
+    )
+    print_comparison(
+        per_day,
+        single_s,
+        len(all_keys),
+        days[0],
+        "launched per-partition runs / launched single run",
+    )
+
+
+def print_comparison(
+    per_day: list[float],
+    single_s: float,
+    partitions: int,
+    first_day: str,
+    ratio_label: str,
+    extra: str = "",
+) -> tuple[float, float]:
+    """Print the per-partition runs beside the single run and the ratio; return both costs."""
+    per_part_daily = sum(per_day) / len(per_day)
+    per_part_single = single_s / partitions
+    print(f"{'':38}{'runs':>6}{'partitions':>12}{'seconds':>10}{'s/partition':>13}")
+    print(
+        f"{'one run per partition':38}{len(per_day):>6}{len(per_day):>12}"
+        f"{sum(per_day):>10.2f}{per_part_daily:>13.4f}"
+    )
+    print(
+        f"{'one run for the whole range':38}{1:>6}{partitions:>12}"
+        f"{single_s:>10.2f}{per_part_single:>13.4f}"
+    )
+    print(
+        f"per-partition runs, each (s): min {min(per_day):.2f}, "
+        f"median {float(np.median(per_day)):.2f}, max {max(per_day):.2f}"
+    )
+    if extra:
+        print(extra)
+    ratio = per_part_daily / per_part_single
+    verdict = "met" if ratio >= 100 else "NOT met"
+    print(f"ratio per-partition cost, {ratio_label}: {ratio:.0f}x")
+    print(f"target >= 100x: {verdict}; both paths stored identical features for {first_day}..")
+    return per_part_daily, per_part_single
+
+
 def load_features(store: Path, replicate: int) -> pd.DataFrame:
     """The stored feature table, with ``replicate`` renamed copies of every ticker."""
     features = read_table(store / "price_features")
@@ -207,6 +292,12 @@ def main() -> None:
         default="sqlite",
         help="Dagster instance: SQLite storage on disk (as dagster dev) or in memory",
     )
+    parser.add_argument(
+        "--launched-days", type=int, default=5, help="per-partition launched runs to time"
+    )
+    parser.add_argument(
+        "--skip-launched", action="store_true", help="no `dagster asset materialize` runs"
+    )
     parser.add_argument("--skip-memory", action="store_true", help="backfill timings only")
     parser.add_argument("--quick", action="store_true", help="3 days, single run over 2016 only")
     parser.add_argument("--store", type=Path, help=argparse.SUPPRESS)
@@ -218,6 +309,7 @@ def main() -> None:
         return
     if args.quick:
         args.days, args.first_day, args.end = 3, "2016-11-01", "2016-12-30"
+        args.launched_days = 2
 
     import dagster as dg
 
@@ -265,31 +357,17 @@ def main() -> None:
         if written != len(all_keys):
             raise RuntimeError(f"{written} feature partitions written, {len(all_keys)} expected")
 
-        per_part_daily = sum(per_day) / len(per_day)
-        per_part_single = single_s / len(all_keys)
         print()
-        print(f"{'':38}{'runs':>6}{'partitions':>12}{'seconds':>10}{'s/partition':>13}")
-        print(
-            f"{'one run per partition':38}{len(days):>6}{len(days):>12}"
-            f"{sum(per_day):>10.2f}{per_part_daily:>13.4f}"
-        )
-        print(
-            f"{'one run for the whole range':38}{1:>6}{len(all_keys):>12}"
-            f"{single_s:>10.2f}{per_part_single:>13.4f}"
-        )
-        print(
-            f"per-partition runs, each (s): min {min(per_day):.2f}, "
-            f"median {float(np.median(per_day)):.2f}, max {max(per_day):.2f}"
-        )
-        print(
-            "single run, steps (s): "
+        per_part_daily, per_part_single = print_comparison(
+            per_day,
+            single_s,
+            len(all_keys),
+            days[0],
+            "per-partition runs / single run",
+            extra="single run, steps (s): "
             + ", ".join(f"{k} {v:.2f}" for k, v in sorted(steps.items()))
-            + f"; {len(stored):,} feature rows stored"
+            + f"; {len(stored):,} feature rows stored",
         )
-        ratio = per_part_daily / per_part_single
-        verdict = "met" if ratio >= 100 else "NOT met"
-        print(f"ratio per-partition cost, per-partition runs / single run: {ratio:.0f}x")
-        print(f"target >= 100x: {verdict}; both paths stored identical features for {days[0]}..")
         load_s = code_load_seconds()
         with_load = (per_part_daily + load_s) / per_part_single
         print(
@@ -297,6 +375,8 @@ def main() -> None:
             f"code first: python + import finrnn_pipeline.definitions = {load_s:.2f} s (median "
             f"of 3); with it, ratio >= {with_load:.0f}x"
         )
+        if not args.skip_launched:
+            measure_launched(tmp_path, lookback, days[: args.launched_days], all_keys)
 
         if args.skip_memory:
             instance.dispose()
