@@ -169,6 +169,9 @@ class PriceIngest:
         files: the files read.
         files_skipped: files in the source folder that were not read (not a supported
             extension, or a name starting with ``.`` or ``_``).
+        duplicates_across_files: per ticker whose same dates come from more than one file, the
+            files (in reading order: the first one's row is kept, the others' are quarantined
+            as ``duplicate_date``).
     """
 
     prices: pd.DataFrame
@@ -179,6 +182,7 @@ class PriceIngest:
     missing_sessions: dict[str, int] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
     files_skipped: list[str] = field(default_factory=list)
+    duplicates_across_files: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def rows_accepted(self) -> int:
@@ -200,6 +204,13 @@ class PriceIngest:
         if self.files_skipped:
             names = ", ".join(Path(p).name for p in self.files_skipped[:5])
             line += f"; {len(self.files_skipped)} file(s) skipped as not price files: {names}"
+        if self.duplicates_across_files:
+            ticker, files = next(iter(self.duplicates_across_files.items()))
+            line += (
+                f"; {len(self.duplicates_across_files)} ticker(s) have the same dates in several "
+                f"files, the first file's row kept (e.g. {ticker!r}: "
+                f"{', '.join(Path(f).name for f in files)})"
+            )
         return line
 
 
@@ -330,8 +341,17 @@ def read_prices(
     usable = reason.isna()
     duplicated = long[usable].duplicated(["ticker", "date"], keep="first")
     reason[duplicated[duplicated].index] = "duplicate_date"
+    across: dict[str, list[str]] = {}
     if int(duplicated.sum()):
         repairs["duplicate_rows_dropped"] += int(duplicated.sum())
+        # Only when there are duplicates: which tickers got them from more than one file.
+        candidates = long[usable]
+        twins = candidates[candidates.duplicated(["ticker", "date"], keep=False)]
+        file_order = {str(p): i for i, p in enumerate(files)}
+        for ticker, names in twins.groupby("ticker", sort=True)["source_file"]:
+            unique = sorted(set(names), key=lambda n: file_order.get(n, len(file_order)))
+            if len(unique) > 1:
+                across[str(ticker)] = unique
 
     bad = reason.notna()
     quarantine = long.loc[bad].assign(reason=reason[bad].astype(str))
@@ -362,6 +382,7 @@ def read_prices(
         missing_sessions=_missing_sessions(prices, sessions),
         files=[str(p) for p in files],
         files_skipped=skipped,
+        duplicates_across_files=across,
     )
 
 

@@ -61,6 +61,13 @@ def ingest_prices(
             f"(first: {result.flags.iloc[0]['ticker']} on {result.flags.iloc[0]['date']:%Y-%m-%d}); "
             "add them to the price source's splits if they are."
         )
+    if result.duplicates_across_files:
+        ticker, files = next(iter(result.duplicates_across_files.items()))
+        context.log.warning(
+            f"{len(result.duplicates_across_files)} ticker(s) have rows for the same dates in "
+            f"several files (first: {ticker!r} in {', '.join(files)}); the first file's row is "
+            "kept and the others are in price_quarantine as duplicate_date."
+        )
     yield dg.Output(
         result.prices,
         output_name="raw_prices",
@@ -71,6 +78,7 @@ def ingest_prices(
             **{f"quarantined_{k}": v for k, v in by_reason.items()},
             **{f"repair_{k}": v for k, v in result.repairs.items()},
             "suspected_splits": len(result.flags),
+            "tickers_in_several_files": len(result.duplicates_across_files),
             "missing_sessions": sum(result.missing_sessions.values()),
             "tickers": result.prices["ticker"].nunique(),
             "first_date": start.strftime("%Y-%m-%d"),

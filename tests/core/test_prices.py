@@ -494,3 +494,19 @@ def test_same_ticker_in_two_files_is_merged_and_overlaps_deduplicated(tmp_path):
     result = read_prices(tmp_path)
     assert closes(result, "A") == {"2020-12-31": 1, "2021-01-04": 2, "2021-01-05": 3}
     assert result.quarantined_by_reason() == {"duplicate_date": 1}
+    assert result.duplicates_across_files == {
+        "A": [str(tmp_path / "2020.csv"), str(tmp_path / "2021.csv")]
+    }
+    assert "1 ticker(s) have the same dates in several files, the first file's row kept" in (
+        result.summary()
+    )
+    assert "'A': 2020.csv, 2021.csv" in result.summary()
+
+
+def test_duplicates_inside_one_file_are_not_reported_as_across_files(tmp_path):
+    write(tmp_path, "a.csv", "date,ticker,close\n2021-01-04,A,2\n2021-01-04,A,9\n")
+    write(tmp_path, "b.csv", "date,ticker,close\n2021-01-05,A,3\n")
+    result = read_prices(tmp_path)
+    assert result.quarantined_by_reason() == {"duplicate_date": 1}
+    assert result.duplicates_across_files == {}
+    assert "several files" not in result.summary()

@@ -1,3 +1,5 @@
+import logging
+
 import dagster as dg
 import pandas as pd
 import pytest
@@ -92,6 +94,38 @@ def test_user_dialect_and_column_map_from_resource_config(tmp_path):
     root = tmp_path / "store"
     assert run_assets(root, "2018-01-12", "2018-01-16", INGEST, price_source=source).success
     assert read_table(root / "raw_prices")["adj_close"].tolist() == [1234.5, 1240.0]
+
+
+def test_a_ticker_in_two_files_is_counted_and_warned_about(tmp_path):
+    folder = tmp_path / "prices"
+    folder.mkdir()
+    (folder / "a_2017.csv").write_text("date,ticker,close\n2018-01-12,XYZ,10\n2018-01-16,XYZ,11\n")
+    (folder / "b_2018.csv").write_text("date,ticker,close\n2018-01-16,XYZ,99\n2018-01-17,XYZ,12\n")
+    root = tmp_path / "store"
+    instance = dg.DagsterInstance.ephemeral()
+    result = run_assets(
+        root, "2018-01-12", "2018-01-17", INGEST, price_path=str(folder), instance=instance
+    )
+    assert result.success
+    stored = read_table(root / "raw_prices")
+    assert stored["adj_close"].tolist() == [10, 11, 12]  # the first file's 2018-01-16 row
+    q = read_table(root / "price_quarantine")
+    assert list(zip(q["reason"], q["raw_value"], strict=True)) == [("duplicate_date", "99")]
+    meta = next(
+        e.materialization.metadata
+        for e in result.get_asset_materialization_events()
+        if e.asset_key.path[-1] == "raw_prices"
+    )
+    assert meta["tickers_in_several_files"].value == 1
+    warnings = [
+        e.user_message for e in instance.all_logs(result.run_id) if e.level == logging.WARNING
+    ]
+    assert any(
+        "1 ticker(s) have rows for the same dates in several files (first: 'XYZ'" in w
+        and "a_2017.csv" in w
+        and "b_2018.csv" in w
+        for w in warnings
+    ), warnings
 
 
 def test_sample_ingest_reports_no_missing_sessions(tmp_path):
