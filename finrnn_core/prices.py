@@ -167,8 +167,10 @@ class PriceIngest:
         flags: accepted rows worth a look (``suspected_split`` one-day jumps): :data:`FLAG_COLUMNS`.
         missing_sessions: per ticker, trading days inside its history with no row.
         files: the files read.
-        files_skipped: files in the source folder that were not read (not a supported
-            extension, or a name starting with ``.`` or ``_``).
+        files_skipped: files in the source folder, or matched by the source glob, that were
+            not read (not a supported extension, or a name starting with ``.`` or ``_``).
+        folders_skipped: subfolders of a folder source (a folder source reads only its own
+            files; a glob such as ``"data/**/*.csv"`` reads subfolders).
         duplicates_across_files: per ticker whose same dates come from more than one file, the
             files (in reading order: the first one's row is kept, the others' are quarantined
             as ``duplicate_date``).
@@ -182,6 +184,7 @@ class PriceIngest:
     missing_sessions: dict[str, int] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
     files_skipped: list[str] = field(default_factory=list)
+    folders_skipped: list[str] = field(default_factory=list)
     duplicates_across_files: dict[str, list[str]] = field(default_factory=dict)
 
     @property
@@ -204,6 +207,12 @@ class PriceIngest:
         if self.files_skipped:
             names = ", ".join(Path(p).name for p in self.files_skipped[:5])
             line += f"; {len(self.files_skipped)} file(s) skipped as not price files: {names}"
+        if self.folders_skipped:
+            names = ", ".join(Path(p).name + "/" for p in self.folders_skipped[:5])
+            line += (
+                f"; {len(self.folders_skipped)} subfolder(s) not read: {names} (a folder source "
+                "reads only its own files; use a glob such as 'DIR/**/*.csv' for subfolders)"
+            )
         if self.duplicates_across_files:
             ticker, files = next(iter(self.duplicates_across_files.items()))
             line += (
@@ -285,11 +294,16 @@ def read_prices(
     end_ts = pd.Timestamp(end) if end is not None else None
     files = list_price_files(source)
     folder = Path(str(source)).expanduser()
-    skipped = (
-        sorted(str(p) for p in folder.iterdir() if p.is_file() and not _is_supported(p))
-        if folder.is_dir()
-        else []
-    )
+    folders: list[str] = []
+    if folder.is_dir():
+        entries = sorted(folder.iterdir())
+        skipped = [str(p) for p in entries if p.is_file() and not _is_supported(p)]
+        folders = [str(p) for p in entries if p.is_dir() and not p.name.startswith(".")]
+    elif any(ch in str(source) for ch in "*?["):
+        matched = sorted(Path(p) for p in globlib.glob(str(source), recursive=True))
+        skipped = [str(p) for p in matched if p.is_file() and not _is_supported(p)]
+    else:
+        skipped = []
     repairs: Counter[str] = Counter()
     long = pd.concat(
         [_read_one(path, mapping, dialect, exchange_tz, repairs) for path in files],
@@ -382,6 +396,7 @@ def read_prices(
         missing_sessions=_missing_sessions(prices, sessions),
         files=[str(p) for p in files],
         files_skipped=skipped,
+        folders_skipped=folders,
         duplicates_across_files=across,
     )
 

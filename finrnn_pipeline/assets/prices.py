@@ -61,6 +61,12 @@ def ingest_prices(
             f"(first: {result.flags.iloc[0]['ticker']} on {result.flags.iloc[0]['date']:%Y-%m-%d}); "
             "add them to the price source's splits if they are."
         )
+    if result.folders_skipped:
+        context.log.warning(
+            f"{len(result.folders_skipped)} subfolder(s) of the price folder were not read "
+            f"({', '.join(result.folders_skipped[:5])}): a folder source reads only its own "
+            "files; point it at a glob such as 'DIR/**/*.csv' to read subfolders too."
+        )
     if result.duplicates_across_files:
         ticker, files = next(iter(result.duplicates_across_files.items()))
         context.log.warning(
@@ -86,6 +92,7 @@ def ingest_prices(
             "dates_with_rows": result.prices["date"].nunique(),
             "files": len(result.files),
             "files_skipped": len(result.files_skipped),
+            "folders_skipped": len(result.folders_skipped),
             "source": dg.MetadataValue.path(price_source.resolved_path()),
         },
     )

@@ -175,7 +175,15 @@ def test_folder_and_glob_sources(tmp_path):
     assert set(in_folder.prices["ticker"]) == {"A"}
     assert [p.rsplit("/", 1)[-1] for p in in_folder.files_skipped] == ["notes.md"]
     assert "1 file(s) skipped as not price files: notes.md" in in_folder.summary()
+    assert in_folder.folders_skipped == [str(tmp_path / "sub")]  # B.csv is not read: said so
+    assert "1 subfolder(s) not read: sub/ (a folder source reads only its own files" in (
+        in_folder.summary()
+    )
     assert set(read_prices(f"{tmp_path}/**/*.csv").prices["ticker"]) == {"A", "B"}
+    write(tmp_path / "sub", "_scratch.csv", "Date,Close\n2021-03-01,3\n")
+    globbed = read_prices(f"{tmp_path}/**/*.csv")
+    assert globbed.files_skipped == [str(tmp_path / "sub" / "_scratch.csv")]  # matched, not read
+    assert globbed.folders_skipped == []
     with pytest.raises(DataError, match=r"No price files .* match"):
         read_prices(f"{tmp_path}/*.xlsx")
 

@@ -128,6 +128,34 @@ def test_a_ticker_in_two_files_is_counted_and_warned_about(tmp_path):
     ), warnings
 
 
+def test_a_subfolder_of_the_price_folder_is_reported_not_read(tmp_path):
+    folder = tmp_path / "prices"
+    (folder / "2018").mkdir(parents=True)
+    (folder / "ABC.csv").write_text("date,close\n2018-01-12,10\n")
+    (folder / "2018" / "XYZ.csv").write_text("date,close\n2018-01-12,20\n")
+    instance = dg.DagsterInstance.ephemeral()
+    result = run_assets(
+        tmp_path / "store",
+        "2018-01-12",
+        "2018-01-12",
+        INGEST,
+        price_path=str(folder),
+        instance=instance,
+    )
+    assert result.success
+    meta = next(
+        e.materialization.metadata
+        for e in result.get_asset_materialization_events()
+        if e.asset_key.path[-1] == "raw_prices"
+    )
+    assert meta["folders_skipped"].value == 1
+    warnings = [
+        e.user_message for e in instance.all_logs(result.run_id) if e.level == logging.WARNING
+    ]
+    assert any("1 subfolder(s) of the price folder were not read" in w for w in warnings)
+    assert any(str(folder / "2018") in w and "'DIR/**/*.csv'" in w for w in warnings)
+
+
 def test_sample_ingest_reports_no_missing_sessions(tmp_path):
     result = run_assets(tmp_path, "2018-06-01", "2018-07-31", INGEST)
     meta = result.get_asset_materialization_events()[0].materialization.metadata
