@@ -35,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--prices",
         default=os.environ.get("FINRNN_PRICE_PATH", ""),
-        help="price file or folder (default: the bundled real sample)",
+        help="price file, folder or quoted glob such as 'data/**/*.csv' (default: the bundled real sample)",
     )
     parser.add_argument(
         "--storage-root",
@@ -108,6 +108,14 @@ def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> arg
         parser.error(f"--last-cutoff {args.last_cutoff} is before --cutoff {args.cutoff}.")
     if args.epochs is not None and args.epochs <= 0:
         parser.error(f"--epochs must be > 0. Received: {args.epochs}")
+    if args.prices:
+        from finrnn_core.errors import DataError
+        from finrnn_core.prices import list_price_files
+
+        try:
+            list_price_files(args.prices)
+        except DataError as exc:
+            parser.error(f"--prices: {exc}")
     return args
 
 
@@ -222,10 +230,7 @@ def main(argv: list[str] | None = None) -> int:
 def _why(result) -> str:
     """The failed steps and their errors, for the last line a user reads."""
     failures = [
-        f"\n  {e.step_key}: "
-        + e.step_failure_data.error.message.strip().removeprefix(
-            "dagster._core.definitions.events.Failure: "
-        )
+        f"\n  {e.step_key}: {_error_text(e.step_failure_data.error)}"
         for e in result.all_events
         if e.event_type_value == "STEP_FAILURE" and e.step_failure_data.error is not None
     ]
@@ -234,6 +239,18 @@ def _why(result) -> str:
         if failures
         else ("; see the logs above or the UI.")
     )
+
+
+def _error_text(error) -> str:
+    """The user's error inside Dagster's wrapper, e.g. ``DataError: Price source ...``."""
+    while error.cause is not None and error.cls_name == "DagsterExecutionStepExecutionError":
+        error = error.cause
+    text = error.message.strip()
+    # "finrnn_core.errors.DataError: ..." -> "DataError: ..."
+    module, _, rest = text.partition(": ")
+    if rest and module.rsplit(".", 1)[-1] == error.cls_name:
+        text = f"{error.cls_name}: {rest}" if error.cls_name != "Failure" else rest
+    return text
 
 
 def _range_tags(start: str, end: str) -> dict[str, str]:

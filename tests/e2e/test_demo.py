@@ -44,3 +44,36 @@ def test_the_demo_runs_the_graph_and_its_prediction_table_reads_back(tmp_path):
     assert table.groupby(["date", "model"])["ticker"].nunique().eq(21).all()  # every ticker
     assert (pd.to_datetime(table["cutoff"]) < dates).all()
     assert json.loads((root / "last_demo.json").read_text())["prediction_rows"] == len(table)
+
+
+def demo(tmp_path, *args):
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path / "home")}
+    env.pop("FINRNN_STORAGE_ROOT", None)
+    env.pop("FINRNN_PRICE_PATH", None)
+    return subprocess.run(
+        [BIN / "finrnn-demo", "--storage-root", str(tmp_path / "store"), *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def test_a_price_path_that_does_not_exist_is_refused_before_any_run(tmp_path):
+    out = demo(tmp_path, "--prices", str(tmp_path / "nowhere"), "--end", "2016-03-31")
+    assert out.returncode == 2
+    assert f"--prices: Price source '{tmp_path / 'nowhere'}' does not exist" in out.stderr
+    assert not (tmp_path / "store").exists()
+
+
+def test_a_failed_run_ends_with_the_data_error_naming_the_file(tmp_path):
+    folder = tmp_path / "prices"
+    folder.mkdir()
+    (folder / "odd.csv").write_text("when,what\n2016-01-04,1\n")
+    out = demo(tmp_path, "--prices", str(folder), "--end", "2016-03-31", "--epochs", "1")
+    assert out.returncode == 1
+    last = out.stderr.strip().splitlines()[-3:]
+    assert last[0].startswith("Run ") and "(features_job) FAILED" in last[0], last
+    assert last[1].startswith("  ingest_prices: DataError: "), last
+    assert "odd.csv" in last[1] and "'when'" in last[1], last
