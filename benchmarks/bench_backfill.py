@@ -299,7 +299,11 @@ def main() -> None:
         "--skip-launched", action="store_true", help="no `dagster asset materialize` runs"
     )
     parser.add_argument("--skip-memory", action="store_true", help="backfill timings only")
-    parser.add_argument("--quick", action="store_true", help="3 days, single run over 2016 only")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="single run over 2016 only; 3 in-process and 2 launched per-partition runs",
+    )
     parser.add_argument("--store", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--n-time-steps", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--only", choices=list(MEMORY_VARIANTS), help=argparse.SUPPRESS)

@@ -31,6 +31,8 @@ from finrnn_core.calendar import trading_sessions
 from finrnn_core.prices import read_prices
 from finrnn_core.storage import TABLE_SCHEMAS, write_partitions
 
+MARKER = ".finrnn-bench-ingest"  # marks a --data folder as this script's own
+
 
 def make_files(folder: Path, tickers: int, years: int, seed: int = 0) -> int:
     """Write synthetic Yahoo-style files (a random walk per ticker); return the row count."""
@@ -79,11 +81,25 @@ def peak_rss_mb(args: argparse.Namespace, variant: str) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tickers", type=int, default=500)
-    parser.add_argument("--years", type=int, default=20)
-    parser.add_argument("--data", type=Path, default=Path(tempfile.gettempdir()) / "finrnn_bench")
+    parser.add_argument("--tickers", type=int, default=500, help="synthetic files (default 500)")
+    parser.add_argument("--years", type=int, default=20, help="years per file (default 20)")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=Path(tempfile.gettempdir()) / "finrnn_bench",
+        help="scratch folder the benchmark owns: the generated files (kept for the next run) "
+        "and the store (rewritten every run); must be new, empty or made by this script",
+    )
     parser.add_argument("--only", choices=["pandas", "finrnn"], help=argparse.SUPPRESS)
     args = parser.parse_args()
+    marker = args.data / MARKER
+    if args.data.exists() and any(args.data.iterdir()) and not marker.exists():
+        parser.error(
+            f"--data {args.data} holds files this benchmark did not make; it deletes and "
+            "rewrites what is in its --data folder, so give it a new or empty folder."
+        )
+    args.data.mkdir(parents=True, exist_ok=True)
+    marker.touch()
 
     folder = args.data / "prices"
     rows = make_files(folder, args.tickers, args.years)
