@@ -280,7 +280,13 @@ def print_summary(results, root: Path, seconds: float, start, end, lookback=()) 
     lines = [
         "",
         f"=== finrnn: {len(results)} runs succeeded in {seconds:.0f}s "
-        f"({', '.join(r.run_id[:8] for r in results)}) ===",
+        f"({', '.join(r.run_id[:8] for r in results)})"
+        + (
+            f", after the lookback ingest run {', '.join(r.run_id[:8] for r in lookback)}"
+            if lookback
+            else ""
+        )
+        + " ===",
         f"Rows ingested: {prices.get('rows_read')} read, {prices.get('rows_accepted')} accepted, "
         f"{prices.get('rows_quarantined')} quarantined ({prices.get('tickers')} tickers, "
         f"{prices.get('first_date')}..{prices.get('last_date')})",

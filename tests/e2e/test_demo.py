@@ -30,6 +30,7 @@ def test_the_demo_runs_the_graph_and_its_prediction_table_reads_back(tmp_path):
     )
     assert out.returncode == 0, out.stderr[-4000:]
     summary = out.stdout[out.stdout.index("=== finrnn: 3 runs succeeded") :]
+    assert ", after the lookback ingest run " in summary.splitlines()[0]  # 2017-08..09 first
     assert "Rows ingested:" in summary and "0 quarantined" in summary
     for model in ("LSTM", "GRU", "RNN"):
         assert f"\n{model:<8}2018-02-16" in summary  # the Friday 80 % of the way through
