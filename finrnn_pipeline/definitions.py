@@ -13,7 +13,7 @@ from finrnn_pipeline.assets.predictions import predictions
 from finrnn_pipeline.assets.prices import ingest_prices
 from finrnn_pipeline.checks import ALL_CHECKS
 from finrnn_pipeline.executors import executor_from_env
-from finrnn_pipeline.io_managers import PartitionedParquetIOManager
+from finrnn_pipeline.io_managers import NoPickleIOManager, PartitionedParquetIOManager
 from finrnn_pipeline.resources import ComputeResource, PriceSourceResource, StorageResource
 from finrnn_pipeline.schedules import (
     daily_predictions_job,
@@ -51,6 +51,7 @@ def build_resources(storage_root: str | None = None, price_path: str | None = No
     return {
         "storage": storage,
         "parquet_io_manager": PartitionedParquetIOManager(storage=storage),
+        "io_manager": NoPickleIOManager(),  # never Dagster's default, which pickles
         "price_source": PriceSourceResource(
             path=price_path or os.environ.get("FINRNN_PRICE_PATH", "")
         ),

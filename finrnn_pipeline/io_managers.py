@@ -36,3 +36,26 @@ class PartitionedParquetIOManager(dg.ConfigurableIOManager):
                 f"{missing[0]}..{missing[-1]} first."
             )
         return read_table(table_dir, start=keys[0], end=keys[-1])
+
+
+class NoPickleIOManager(dg.ConfigurableIOManager):
+    """Bound as the default ``io_manager``, so no output can fall back to Dagster's pickling one.
+
+    Every finrnn asset either names ``parquet_io_manager`` or returns a ``MaterializeResult``
+    (the checkpoints write TensorFlow checkpoints and JSON themselves); an output that reaches
+    this manager is a wiring mistake, and the run fails saying which asset it was.
+    """
+
+    def handle_output(self, context: dg.OutputContext, obj: object) -> None:
+        if obj is None:
+            return  # an output with nothing to store (e.g. a MaterializeResult's)
+        raise dg.DagsterInvariantViolationError(
+            f"{context.asset_key.to_user_string()} returned a {type(obj).__name__} without "
+            "io_manager_key='parquet_io_manager'; finrnn stores tables as Parquet, never pickles."
+        )
+
+    def load_input(self, context: dg.InputContext) -> None:
+        raise dg.DagsterInvariantViolationError(
+            f"{context.asset_key.to_user_string()} has no stored value to load: finrnn tables "
+            "load through parquet_io_manager, checkpoints from storage.path('rnn_checkpoints')."
+        )

@@ -4,6 +4,7 @@ import sys
 from pathlib import Path
 
 import dagster as dg
+import pytest
 
 from finrnn_pipeline.definitions import defs
 
@@ -134,3 +135,19 @@ def test_no_core_module_imports_dagster():
             elif isinstance(node, ast.ImportFrom) and node.module:
                 names = [node.module]
             assert not any(n.split(".")[0] == "dagster" for n in names), path
+
+
+def test_no_output_can_fall_back_to_dagsters_pickling_io_manager(tmp_path):
+    """The default io_manager is finrnn's guard: a value that would be pickled fails the run."""
+    from finrnn_pipeline.definitions import build_resources
+    from finrnn_pipeline.io_managers import NoPickleIOManager
+
+    assert isinstance(defs.resources["io_manager"], NoPickleIOManager)
+
+    @dg.asset
+    def stray() -> dict:
+        return {"would be": "pickled"}
+
+    with pytest.raises(dg.DagsterInvariantViolationError, match=r"stray returned a dict .*"):
+        dg.materialize([stray], resources=build_resources(str(tmp_path)))
+    assert not [p for p in tmp_path.rglob("*") if p.is_file()]  # nothing was written
