@@ -321,19 +321,10 @@ class RecurrentModel:
             input_signature=[x_spec, y_spec, tf.TensorSpec([], tf.int32), int_spec, int_spec]
         )
         def train_step(x: Any, y: Any, steps: Any, epoch: Any, batch: Any) -> Any:
-            batch_seed = tf.random.experimental.stateless_fold_in(
-                tf.stack([tf.constant(base_seed, tf.int64), epoch]), batch
-            )
+            batch_seed = _batch_seed(tf, base_seed, epoch, batch)
             loss = tf.constant(0.0, tf.float32)
             for step in tf.range(steps):
-                step_seed.assign(
-                    tf.cast(
-                        tf.random.experimental.stateless_fold_in(
-                            batch_seed, tf.cast(step, tf.int64)
-                        ),
-                        tf.int64,
-                    )
-                )
+                step_seed.assign(_step_seed(tf, batch_seed, step))
                 with tf.GradientTape() as tape:
                     predicted = model(x, training=True)
                     loss = tf.reduce_mean(tf.square(predicted - y))
@@ -424,19 +415,10 @@ class RecurrentModel:
             ]
         )
         def train_step(x: Any, y: Any, steps: Any, epoch: Any, batch: Any) -> Any:
-            batch_seed = tf.random.experimental.stateless_fold_in(
-                tf.stack([tf.constant(base_seed, tf.int64), epoch]), batch
-            )
+            batch_seed = _batch_seed(tf, base_seed, epoch, batch)
             loss = tf.constant(0.0, tf.float32)
             for step in tf.range(steps):
-                step_seed.assign(
-                    tf.cast(
-                        tf.random.experimental.stateless_fold_in(
-                            batch_seed, tf.cast(step, tf.int64)
-                        ),
-                        tf.int64,
-                    )
-                )
+                step_seed.assign(_step_seed(tf, batch_seed, step))
                 per_replica_loss, per_replica_grads = strategy.run(replica_loss, args=(x, y))
                 loss = strategy.reduce(sum_op, per_replica_loss, axis=None)
                 if not tf.math.is_finite(loss):
@@ -1323,3 +1305,17 @@ class RNN(RecurrentModel):
 
 
 _MODEL_CLASSES: dict[str, type[RecurrentModel]] = {"lstm": LSTM, "gru": GRU, "rnn": RNN}
+
+
+def _batch_seed(tf: Any, base_seed: int, epoch: Any, batch: Any) -> Any:
+    """The dropout seed of one (epoch, batch): stateless, so a resumed run draws the same masks."""
+    return tf.random.experimental.stateless_fold_in(
+        tf.stack([tf.constant(base_seed, tf.int64), epoch]), batch
+    )
+
+
+def _step_seed(tf: Any, batch_seed: Any, step: Any) -> Any:
+    """The dropout seed of one optimizer step within a batch."""
+    return tf.cast(
+        tf.random.experimental.stateless_fold_in(batch_seed, tf.cast(step, tf.int64)), tf.int64
+    )
