@@ -36,8 +36,7 @@ daily_predictions_job = dg.define_asset_job(
 )
 def daily_predictions_schedule(context: dg.ScheduleEvaluationContext):
     """Request the partition of the scheduled day, or skip when it is not an XNYS session."""
-    local = context.scheduled_execution_time.astimezone(ZoneInfo(SCHEDULE_TIMEZONE))
-    day = local.strftime("%Y-%m-%d")
+    day = _scheduled_day(context)
     if len(trading_sessions(SCHEDULE_CALENDAR, day, day)) == 0:
         return dg.SkipReason(f"{day} is not an {SCHEDULE_CALENDAR} trading session.")
     return dg.RunRequest(run_key=day, partition_key=day)
@@ -60,8 +59,13 @@ retraining_job = dg.define_asset_job(
 )
 def weekly_retraining_schedule(context: dg.ScheduleEvaluationContext):
     """Request the cut-off partition of the scheduled day, or skip when there is none."""
-    local = context.scheduled_execution_time.astimezone(ZoneInfo(SCHEDULE_TIMEZONE))
-    day = local.strftime("%Y-%m-%d")
+    day = _scheduled_day(context)
     if not retrain_cutoffs.has_partition_key(day):
         return dg.SkipReason(f"{day} is not a retraining cut-off ({RETRAIN_CRON}).")
     return dg.RunRequest(run_key=f"retrain-{day}", partition_key=day)
+
+
+def _scheduled_day(context: dg.ScheduleEvaluationContext) -> str:
+    """The tick's date in the exchange's time zone (YYYY-MM-DD), whatever the machine's is."""
+    local = context.scheduled_execution_time.astimezone(ZoneInfo(SCHEDULE_TIMEZONE))
+    return local.strftime("%Y-%m-%d")

@@ -12,6 +12,20 @@ from tests.pipeline.conftest import DAILY_INPUTS, run_assets, training_config
 INGEST = ["raw_prices", "price_quarantine"]
 
 
+def raw_prices_metadata(result: dg.ExecuteInProcessResult) -> dict:
+    """The metadata of the run's raw_prices materialization."""
+    return next(
+        e.materialization.metadata
+        for e in result.get_asset_materialization_events()
+        if e.asset_key.path[-1] == "raw_prices"
+    )
+
+
+def run_warnings(instance: dg.DagsterInstance, result: dg.ExecuteInProcessResult) -> list[str]:
+    """The WARNING lines of the run's log."""
+    return [e.user_message for e in instance.all_logs(result.run_id) if e.level == logging.WARNING]
+
+
 def messy_folder(tmp_path):
     folder = tmp_path / "prices"
     folder.mkdir()
@@ -111,15 +125,9 @@ def test_a_ticker_in_two_files_is_counted_and_warned_about(tmp_path):
     assert stored["adj_close"].tolist() == [10, 11, 12]  # the first file's 2018-01-16 row
     q = read_table(root / "price_quarantine")
     assert list(zip(q["reason"], q["raw_value"], strict=True)) == [("duplicate_date", "99")]
-    meta = next(
-        e.materialization.metadata
-        for e in result.get_asset_materialization_events()
-        if e.asset_key.path[-1] == "raw_prices"
-    )
+    meta = raw_prices_metadata(result)
     assert meta["tickers_in_several_files"].value == 1
-    warnings = [
-        e.user_message for e in instance.all_logs(result.run_id) if e.level == logging.WARNING
-    ]
+    warnings = run_warnings(instance, result)
     assert any(
         "1 ticker(s) have rows for the same dates in several files (first: 'XYZ'" in w
         and "a_2017.csv" in w
@@ -143,15 +151,9 @@ def test_a_subfolder_of_the_price_folder_is_reported_not_read(tmp_path):
         instance=instance,
     )
     assert result.success
-    meta = next(
-        e.materialization.metadata
-        for e in result.get_asset_materialization_events()
-        if e.asset_key.path[-1] == "raw_prices"
-    )
+    meta = raw_prices_metadata(result)
     assert meta["folders_skipped"].value == 1
-    warnings = [
-        e.user_message for e in instance.all_logs(result.run_id) if e.level == logging.WARNING
-    ]
+    warnings = run_warnings(instance, result)
     assert any("1 subfolder(s) of the price folder were not read" in w for w in warnings)
     assert any(str(folder / "2018") in w and "'DIR/**/*.csv'" in w for w in warnings)
 
