@@ -93,6 +93,8 @@ def main() -> None:
     parser.add_argument("--only", choices=["pandas", "finrnn"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     marker = args.data / MARKER
+    if args.data.exists() and not args.data.is_dir():
+        parser.error(f"--data {args.data} is a file; give it a new or empty folder.")
     if args.data.exists() and any(args.data.iterdir()) and not marker.exists():
         parser.error(
             f"--data {args.data} holds files this benchmark did not make; it deletes and "

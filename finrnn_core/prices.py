@@ -22,6 +22,7 @@ cannot be read are always counted) ends up in exactly one of :attr:`PriceIngest.
 from __future__ import annotations
 
 import glob as globlib
+import os
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -226,13 +227,14 @@ class PriceIngest:
 def list_price_files(source: str | Path) -> list[Path]:
     """Return the price files a source names: a file, the files in a folder, or a glob's matches.
 
+    A path that exists is a file or folder even when its name holds ``*``, ``?`` or ``[``.
+
     Raises:
         DataError: the path does not exist, or matches / holds no supported file.
     """
     text = str(source)
-    if any(ch in text for ch in "*?["):
-        files = sorted(Path(p) for p in globlib.glob(text, recursive=True) if Path(p).is_file())
-        files = [p for p in files if _is_supported(p)]
+    if _is_glob(text):
+        files = [p for p in _glob_files(text) if _is_supported(p)]
         if not files:
             raise DataError(f"No price files ({', '.join(SUPPORTED_SUFFIXES)}) match {text!r}.")
         return files
@@ -242,11 +244,29 @@ def list_price_files(source: str | Path) -> list[Path]:
     if path.is_dir():
         files = sorted(p for p in path.iterdir() if p.is_file() and _is_supported(p))
         if not files:
+            subfolders = sorted(p.name for p in path.iterdir() if p.is_dir())
+            hint = (
+                f" It has subfolder(s) {subfolders[:5]}, which a folder source does not read: "
+                f"use a glob such as '{path}/**/*.csv'."
+                if subfolders
+                else ""
+            )
             raise DataError(
-                f"No price files ({', '.join(SUPPORTED_SUFFIXES)}) in folder {str(path)!r}."
+                f"No price files ({', '.join(SUPPORTED_SUFFIXES)}) in folder {str(path)!r}.{hint}"
             )
         return files
     raise DataError(f"Price source {str(path)!r} does not exist.")
+
+
+def _is_glob(text: str) -> bool:
+    """A pattern rather than a path: it has ``*``, ``?`` or ``[`` and is not an existing path."""
+    return any(ch in text for ch in "*?[") and not Path(text).expanduser().exists()
+
+
+def _glob_files(pattern: str) -> list[Path]:
+    """The files a glob matches, each once (``**/**`` can match one twice), sorted; ``~`` expanded."""
+    matches = globlib.glob(os.path.expanduser(pattern), recursive=True)
+    return sorted({Path(os.path.normpath(m)) for m in matches if Path(m).is_file()})
 
 
 def read_prices(
@@ -299,9 +319,8 @@ def read_prices(
         entries = sorted(folder.iterdir())
         skipped = [str(p) for p in entries if p.is_file() and not _is_supported(p)]
         folders = [str(p) for p in entries if p.is_dir() and not p.name.startswith(".")]
-    elif any(ch in str(source) for ch in "*?["):
-        matched = sorted(Path(p) for p in globlib.glob(str(source), recursive=True))
-        skipped = [str(p) for p in matched if p.is_file() and not _is_supported(p)]
+    elif _is_glob(str(source)):
+        skipped = [str(p) for p in _glob_files(str(source)) if not _is_supported(p)]
     else:
         skipped = []
     repairs: Counter[str] = Counter()
@@ -362,10 +381,12 @@ def read_prices(
         candidates = long[usable]
         twins = candidates[candidates.duplicated(["ticker", "date"], keep=False)]
         file_order = {str(p): i for i, p in enumerate(files)}
-        for ticker, names in twins.groupby("ticker", sort=True)["source_file"]:
-            unique = sorted(set(names), key=lambda n: file_order.get(n, len(file_order)))
-            if len(unique) > 1:
-                across[str(ticker)] = unique
+        for (ticker, _), names in twins.groupby(["ticker", "date"], sort=True)["source_file"]:
+            if names.nunique() > 1:  # this date of this ticker comes from several files
+                known = set(across.get(str(ticker), [])) | set(names)
+                across[str(ticker)] = sorted(
+                    known, key=lambda n: file_order.get(n, len(file_order))
+                )
 
     bad = reason.notna()
     quarantine = long.loc[bad].assign(reason=reason[bad].astype(str))

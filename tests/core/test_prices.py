@@ -518,3 +518,36 @@ def test_duplicates_inside_one_file_are_not_reported_as_across_files(tmp_path):
     assert result.quarantined_by_reason() == {"duplicate_date": 1}
     assert result.duplicates_across_files == {}
     assert "several files" not in result.summary()
+
+
+def test_a_glob_reads_each_matched_file_once_and_expands_the_home_folder(tmp_path, monkeypatch):
+    for sub in ("", "a", "b"):
+        (tmp_path / sub).mkdir(exist_ok=True)
+        write(tmp_path / sub, "X.csv", f"Date,Close\n2021-03-0{len(sub) + 1 + (sub == 'b')},1\n")
+    result = read_prices(f"{tmp_path}/**/**/X.csv")  # '**/**' matches a/X.csv twice
+    assert len(result.files) == 3 and len(set(result.files)) == 3
+    assert result.rows_read == 3 and result.quarantined_by_reason() == {}
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert read_prices("~/a/*.csv").files == [str(tmp_path / "a" / "X.csv")]
+
+
+def test_an_existing_folder_whose_name_looks_like_a_glob_is_read_as_a_folder(tmp_path):
+    folder = tmp_path / "prices[2020]"
+    folder.mkdir()
+    write(folder, "A.csv", "Date,Close\n2021-03-01,1\n")
+    assert set(read_prices(folder).prices["ticker"]) == {"A"}
+
+
+def test_a_folder_with_only_subfolders_says_how_to_read_them(tmp_path):
+    (tmp_path / "2021").mkdir()
+    write(tmp_path / "2021", "A.csv", "Date,Close\n2021-03-01,1\n")
+    with pytest.raises(DataError, match=r"subfolder\(s\) \['2021'\].*use a glob such as '.*/\*\*/"):
+        read_prices(tmp_path)
+
+
+def test_duplicates_in_two_files_on_different_dates_are_not_across_files(tmp_path):
+    write(tmp_path, "a.csv", "date,ticker,close\n2021-03-01,X,1\n2021-03-01,X,2\n")
+    write(tmp_path, "b.csv", "date,ticker,close\n2021-03-02,X,3\n2021-03-02,X,4\n")
+    result = read_prices(tmp_path)
+    assert result.quarantined_by_reason() == {"duplicate_date": 2}
+    assert result.duplicates_across_files == {}
