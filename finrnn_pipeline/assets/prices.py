@@ -106,10 +106,17 @@ def ingest_prices(
     stored_quarantine = len(
         read_table(storage.path("price_quarantine"), start, end, columns=["ticker"])
     )
+    balanced = result.rows_read == stored_prices + stored_quarantine
     yield dg.AssetCheckResult(
         check_name="rows_balance",
         asset_key="raw_prices",
-        passed=result.rows_read == stored_prices + stored_quarantine,
+        passed=balanced,
+        description=None
+        if balanced
+        else f"{result.rows_read} rows read for {start:%Y-%m-%d}..{end:%Y-%m-%d}, but "
+        f"raw_prices and price_quarantine hold {stored_prices} + {stored_quarantine} for those "
+        f"days under {storage.path('raw_prices')} and {storage.path('price_quarantine')}: look "
+        "for files in the day folders that this run did not write.",
         metadata={
             "rows_read": result.rows_read,
             "rows_stored": stored_prices,

@@ -68,6 +68,26 @@ def test_calendar_holidays_weekends_and_bad_rows_are_quarantined_in_their_partit
     assert checks[0].metadata["rows_read"].value == 6
 
 
+def test_rows_balance_fails_when_the_store_holds_rows_the_source_did_not_give(tmp_path):
+    # A stray file in a day's folder (a copy left by hand, another writer) survives the
+    # partition's rewrite and every reader would count its rows: the check must see that.
+    root, folder = tmp_path / "store", messy_folder(tmp_path)
+    assert run_assets(root, "2018-01-12", "2018-01-17", INGEST, price_path=str(folder)).success
+    day = root / "raw_prices" / "date=2018-01-17"
+    (day / "part-copy.parquet").write_bytes((day / "part-0.parquet").read_bytes())
+
+    result = run_assets(root, "2018-01-12", "2018-01-17", INGEST, price_path=str(folder))
+    [check] = result.get_asset_check_evaluations()
+    assert (check.check_name, check.passed) == ("rows_balance", False)
+    meta = {k: v.value for k, v in check.metadata.items()}
+    assert meta == {"rows_read": 6, "rows_stored": 3, "rows_quarantined_stored": 4}
+    assert (
+        "6 rows read for 2018-01-12..2018-01-17, but raw_prices and price_quarantine hold 3 + 4"
+        in (check.description)
+    )
+    assert result.success  # the check reports; the stored rows are kept for the user to look at
+
+
 def test_strict_source_fails_the_run_naming_the_row(tmp_path):
     with pytest.raises(DataError, match=r"Strict ingest: 4 of 6 rows .*ABC.csv"):
         run_assets(
