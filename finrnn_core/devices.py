@@ -432,14 +432,15 @@ def _candidates(
     config: ComputeConfig, pinned: int | None, available: Sequence[int]
 ) -> tuple[list[int], str | None]:
     """Returns `(GPU ids this process may lease, fallback reason or None)`."""
+    if pinned is not None and (not _is_int(pinned) or pinned < 0):
+        # checked on every deployment, so a spec that is wrong fails on CPU-only machines too
+        raise ConfigError(f"`device_num` must be an integer >= 0. Received: device_num={pinned!r}")
     if config.device == "cpu":
+        if pinned is not None:
+            logger.info("device_num=%s is not used: the compute device is 'cpu'.", pinned)
         return [], None
     present = set(available)
     if pinned is not None:
-        if not _is_int(pinned) or pinned < 0:
-            raise ConfigError(
-                f"`device_num` must be an integer >= 0. Received: device_num={pinned!r}"
-            )
         wanted, need, which = [pinned], 1, f"GPU {pinned}"
     elif config.gpu_pool:
         wanted = list(config.gpu_pool)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,6 +15,7 @@ from pydantic import Field
 from finrnn_core.calendar import exchange_timezone, trading_sessions
 from finrnn_core.devices import ComputeConfig, DevicePlan, lease_devices
 from finrnn_core.distribute import make_strategy
+from finrnn_core.errors import ConfigError
 from finrnn_core.prices import CsvDialect, PriceIngest, Split, read_prices
 
 SAMPLE_DATA_DIR = Path(__file__).parent / "sample_data"
@@ -103,6 +105,10 @@ class StorageResource(dg.ConfigurableResource):
         return Path(self.root).expanduser().resolve() / name
 
 
+#: `ComputeConfig` names that this resource spells differently, for its error messages.
+_COMPUTE_FIELD_NAMES = {"gpus_per_replica_group": "gpus_per_step", "strict": "strict_device"}
+
+
 class ComputeResource(dg.ConfigurableResource):
     """The devices training runs on: a GPU pool leased per step, memory, precision, strategy."""
 
@@ -168,7 +174,17 @@ class ComputeResource(dg.ConfigurableResource):
     )
 
     def compute_config(self) -> ComputeConfig:
-        """The settings as a validated `finrnn_core` `ComputeConfig` (raises `ConfigError`)."""
+        """The settings as a validated `finrnn_core` `ComputeConfig` (raises `ConfigError`
+        naming this resource's fields)."""
+        try:
+            return self._compute_config()
+        except ConfigError as exc:
+            message = str(exc)
+            for core_name, field in _COMPUTE_FIELD_NAMES.items():
+                message = re.sub(rf"\b{core_name}\b(?=`|=)", field, message)
+            raise ConfigError(f"compute resource: {message}") from exc
+
+    def _compute_config(self) -> ComputeConfig:
         return ComputeConfig(
             device=self.device,
             device_num=self.device_num,

@@ -73,13 +73,41 @@ def test_a_model_pinned_to_a_missing_gpu_falls_back_and_records_how(features_onl
     assert ckpt.device_assignment == meta["device_assignment"].value
 
 
-def test_a_bad_compute_setting_fails_the_step_naming_the_field(features_only):
-    with pytest.raises(dg.Failure, match=r"`strategy` must be one of .* Received: strategy='ring'"):
+@pytest.mark.parametrize(
+    ("compute", "message"),
+    [
+        ({"strategy": "ring"}, r"`strategy` must be one of .* Received: strategy='ring'"),
+        # the resource's own field names, not finrnn_core's
+        (
+            {"gpus_per_step": 0},
+            r"compute resource: `gpus_per_step` must be an integer >= 1\. "
+            r"Received: gpus_per_step=0",
+        ),
+    ],
+)
+def test_a_bad_compute_setting_fails_the_step_naming_the_field(features_only, compute, message):
+    with pytest.raises(dg.Failure, match=message):
         run_assets(
             features_only,
             "2018-03-30",
             "2018-03-30",
             selection=["lstm_checkpoint"],
             run_config={"ops": {"lstm_checkpoint": training_config()["ops"]["lstm_checkpoint"]}},
-            compute=ComputeResource(strategy="ring"),
+            compute=ComputeResource(**compute),
+        )
+
+
+def test_a_bad_device_num_in_a_spec_fails_on_a_cpu_deployment_too(features_only):
+    config = {**training_config()["ops"]["lstm_checkpoint"]["config"], "device_num": -2}
+    with pytest.raises(
+        dg.Failure,
+        match=r"`device_num` must be an integer >= 0\. Received: "
+        r"device_num=-2",
+    ):
+        run_assets(
+            features_only,
+            "2018-03-30",
+            "2018-03-30",
+            selection=["lstm_checkpoint"],
+            run_config={"ops": {"lstm_checkpoint": {"config": config}}},
         )
