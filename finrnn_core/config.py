@@ -24,6 +24,10 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+#: Largest accepted `seed`: TensorFlow takes seeds as int64, and each layer's is derived from it.
+MAX_SEED = 2**32 - 1
+
+
 def _fail(name: str, rule: str, value: Any) -> ConfigError:
     return ConfigError(f"`{name}` {rule}. Received: {name}={value!r}")
 
@@ -148,8 +152,8 @@ class ModelConfig:
         if self.seed is not None:
             if not _is_int(self.seed):
                 raise _fail("seed", "must be an integer or None", self.seed)
-            if self.seed < 0:
-                raise _fail("seed", "must be >= 0", self.seed)
+            if not 0 <= self.seed <= MAX_SEED:
+                raise _fail("seed", f"must be between 0 and {MAX_SEED} (2**32 - 1)", self.seed)
 
         if self.model_id is None:
             object.__setattr__(self, "model_id", self.cell_type)

@@ -668,7 +668,9 @@ class RecurrentModel:
                 or restored first restores the newest readable
                 `<model_id>_epoch_<n>.ckpt` in `model_dir`, so re-running a killed
                 script resumes after its last completed epoch. `False` resets the
-                weights and optimiser and trains from scratch. Defaults to `True`.
+                weights and optimiser, deletes this model id's earlier checkpoints in
+                `model_dir` (so no later run resumes from an epoch of the old run) and
+                trains from scratch. Defaults to `True`.
             pre_trained_model: Checkpoint prefix to restore before training.
                 Defaults to `None`.
             return_weights: Add the last recurrent layer's and the output layer's
@@ -719,6 +721,8 @@ class RecurrentModel:
             self._trained = False
             self._last_metrics = {}
             self._last_checkpoint = None
+            if pre_trained_model is None:
+                self._remove_checkpoints()
         if pre_trained_model is not None:
             self.restore(pre_trained_model)
         elif restore_model and not self._trained:
@@ -899,6 +903,22 @@ class RecurrentModel:
             return prefix
         return None
 
+    def _remove_checkpoints(self) -> None:
+        """Deletes this model id's epoch and latest checkpoints in `model_dir` (a fresh start)."""
+        model_id = str(self._config.model_id)
+        pattern = re.compile(rf"^{re.escape(model_id)}_(?:epoch_\d+|latest)\.ckpt\.")
+        old = [name for name in os.listdir(self._model_dir) if pattern.match(name)]
+        for name in old:
+            os.remove(os.path.join(self._model_dir, name))
+        if old:
+            logger.warning(
+                "%s starts over (restore_model=False): deleted %d checkpoint file(s) of the "
+                "earlier run in %s",
+                model_id,
+                len(old),
+                self._model_dir,
+            )
+
     def _write_summaries(self, epoch: int, metrics: dict[str, float]) -> None:
         """Writes the epoch's scalars for TensorBoard to `log_dir`, when `log_dir` was given."""
         if self._log_dir is None:
@@ -973,7 +993,8 @@ class RecurrentModel:
         try:
             with open(path, encoding="utf-8") as f:
                 values = json.load(f)
-            values.pop("epochs_trained", None)
+            if isinstance(values, dict):  # anything else is refused by from_dict, by name
+                values.pop("epochs_trained", None)
             return ModelConfig.from_dict(values), path
         except (OSError, json.JSONDecodeError, ConfigError, AttributeError) as exc:
             raise CheckpointError(
@@ -1012,7 +1033,10 @@ class RecurrentModel:
             with self._placement():
                 status = self._checkpoint.read(prefix)
                 status.assert_existing_objects_matched()
-        except (tf.errors.OpError, ValueError, AssertionError) as exc:
+        except (tf.errors.OpError, ValueError, AssertionError, IndexError) as exc:
+            # IndexError: TensorFlow's reader on a truncated `.data` file. Some variables may
+            # already hold the bad checkpoint's values: put the model back as it was.
+            self._roll_back()
             raise CheckpointError(f"Cannot restore checkpoint {prefix!r}: {exc}") from exc
         self._trained = True
         self._last_checkpoint = prefix
@@ -1052,7 +1076,8 @@ class RecurrentModel:
         try:
             with open(path, encoding="utf-8") as f:
                 values = json.load(f)
-            values.pop("epochs_trained", None)
+            if isinstance(values, dict):  # anything else is refused by from_dict, by name
+                values.pop("epochs_trained", None)
             saved = ModelConfig.from_dict(values)
         except (OSError, json.JSONDecodeError, ConfigError, AttributeError) as exc:
             raise CheckpointError(f"Cannot read saved model config {path!r}: {exc}") from exc

@@ -108,7 +108,8 @@ def test_device_is_case_insensitive() -> None:
         ("device_num", -1, r"`device_num` must be >= 0\. Received: device_num=-1"),
         ("device_num", "0", r"`device_num` must be an integer\. Received: device_num='0'"),
         ("activation", "swish2", r"`activation` must be one of .*Received: activation='swish2'"),
-        ("seed", -1, r"`seed` must be >= 0\. Received: seed=-1"),
+        ("seed", -1, r"`seed` must be between 0 and 4294967295 .*Received: seed=-1"),
+        ("seed", 2**32, r"`seed` must be between 0 and 4294967295 .*Received: seed=4294967296"),
         ("seed", 1.0, r"`seed` must be an integer or None\. Received: seed=1\.0"),
         ("model_id", "", r"`model_id` must be a non-empty string or None\. Received: model_id=''"),
         (

@@ -608,7 +608,14 @@ def test_train_needs_exactly_one_data_source(tmp_path, data) -> None:
         ({"n_time_steps": 0}, r"`n_time_steps` must be > 0\. Received: n_time_steps=0"),
         ({"keep_prob": 0.0}, r"`keep_prob` must be in \(0, 1\]\. Received: keep_prob=0\.0"),
         ({"activation": "swish"}, r"`activation` must be one of .*Received: activation='swish'"),
-        ({"seed": -1}, r"`seed` must be >= 0\. Received: seed=-1"),
+        (
+            {"seed": -1},
+            r"`seed` must be between 0 and 4294967295 \(2\*\*32 - 1\)\. Received: seed=-1",
+        ),
+        (
+            {"seed": 2**60},
+            r"`seed` must be between 0 and 4294967295 .*Received: seed=1152921504606846976",
+        ),
         ({"model_dir": 3}, r"`model_dir` must be a path or None\. Received: model_dir=3"),
         ({"strict_device": "yes"}, r"`strict_device` must be True or False\. Received: "),
     ],
@@ -740,6 +747,68 @@ def test_restore_unreadable_checkpoint_names_the_path(trained_lstm, tmp_path) ->
     model = LSTM(model_dir=tmp_path / "m", **TINY)
     with pytest.raises(CheckpointError, match=r"Cannot restore checkpoint .*lstm_latest\.ckpt"):
         model.restore(prefix)
+
+
+def _truncate(path, keep: float = 0.5) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[: int(len(data) * keep)])
+
+
+def test_restore_of_a_truncated_data_file_names_the_path_and_keeps_the_model(
+    data, tmp_path
+) -> None:
+    X, y = data
+    model = RNN(model_dir=tmp_path, **TINY)
+    model.train(X, y, in_sample_size=48, epoch_end=2)
+    before = model.predict(X)
+    [shard] = tmp_path.glob("rnn_epoch_1.ckpt.data-*")
+    _truncate(shard)  # a copy cut short, a full disk
+    with pytest.raises(CheckpointError, match=r"Cannot restore checkpoint .*rnn_epoch_1\.ckpt"):
+        model.restore(tmp_path / "rnn_epoch_1.ckpt")
+    # no half-restored weights: the model is as it was (epoch 2)
+    assert model.epochs_trained == 2
+    np.testing.assert_array_equal(model.predict(X), before)
+
+
+def test_resume_skips_a_truncated_data_file_for_the_epoch_before(data, tmp_path, caplog) -> None:
+    X, y = data
+    RNN(model_dir=tmp_path / "run", **TINY).train(X, y, in_sample_size=48, epoch_end=3)
+    [shard] = (tmp_path / "run").glob("rnn_epoch_3.ckpt.data-*")
+    _truncate(shard)
+    with caplog.at_level(logging.INFO, logger="finrnn_core"):
+        history = RNN(model_dir=tmp_path / "run", **TINY).train(
+            X, y, in_sample_size=48, epoch_end=4
+        )
+    assert history["all_epochs"] == [3, 4]
+    assert "Skipping unreadable checkpoint" in caplog.text and "rnn_epoch_3.ckpt" in caplog.text
+
+
+def test_a_saved_config_that_is_not_an_object_names_the_file(trained_lstm, tmp_path) -> None:
+    (tmp_path / "lstm.config.json").write_text("[1, 2]")
+    with pytest.raises(
+        CheckpointError,
+        match=r"Cannot read saved model config .*lstm\.config\.json.*must be a dict",
+    ):
+        RecurrentModel.load(tmp_path, "lstm")
+
+
+def test_restore_model_false_deletes_the_earlier_runs_checkpoints(data, tmp_path, caplog) -> None:
+    X, y = data
+    RNN(model_dir=tmp_path, **TINY).train(X, y, in_sample_size=48, epoch_end=5)
+    other = {**TINY, "activation": "relu"}  # not an architecture field: restore would allow it
+    with caplog.at_level(logging.WARNING, logger="finrnn_core"):
+        RNN(model_dir=tmp_path, **other).train(
+            X, y, in_sample_size=48, epoch_end=2, restore_model=False
+        )
+    assert "deleted" in caplog.text and "restore_model=False" in caplog.text
+    assert sorted(p.name.split(".")[0] for p in tmp_path.glob("rnn_*.ckpt.index")) == [
+        "rnn_epoch_1",
+        "rnn_epoch_2",
+        "rnn_latest",
+    ]
+    # a re-run continues the new run (after epoch 2), never the old run's epoch 5
+    again = RNN(model_dir=tmp_path, **other).train(X, y, in_sample_size=48, epoch_end=3)
+    assert again["all_epochs"] == [3]
 
 
 def test_restore_allows_other_training_settings(trained_lstm, data, tmp_path) -> None:
