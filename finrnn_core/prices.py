@@ -306,10 +306,20 @@ def read_prices(
     Raises:
         DataError: a file is unreadable or has an unknown layout; or, with ``strict``, any row
             would be quarantined.
-        ConfigError: a ``column_map`` target is not a canonical name.
+        ConfigError: a ``column_map`` target is not a canonical name, or ``jump_threshold``
+            is not a number > 0.
     """
     dialect = dialect or CsvDialect()
     mapping = _check_column_map(column_map or {})
+    if (
+        isinstance(jump_threshold, bool)
+        or not isinstance(jump_threshold, (int, float))
+        or not 0 < jump_threshold < float("inf")
+    ):
+        raise ConfigError(
+            "`jump_threshold` must be a number > 0 (a one-day |log return|). "
+            f"Received: jump_threshold={jump_threshold!r}"
+        )
     start_ts = pd.Timestamp(start) if start is not None else None
     end_ts = pd.Timestamp(end) if end is not None else None
     files = list_price_files(source)

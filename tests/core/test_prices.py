@@ -487,6 +487,9 @@ def test_bad_column_map_and_dialect_are_config_errors(tmp_path):
         CsvDialect(decimal=";")
     with pytest.raises(ConfigError, match=r"`ratio` must be > 0"):
         Split("A", "2021-03-01", 0)
+    for bad in (-1, 0, float("nan"), "0.5"):
+        with pytest.raises(ConfigError, match=r"`jump_threshold` must be a number > 0"):
+            read_prices(path, jump_threshold=bad)
 
 
 def test_missing_source_and_empty_folder_are_clear(tmp_path):
