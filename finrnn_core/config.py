@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import numbers
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -91,6 +92,14 @@ class ModelConfig:
     model_id: str | None = field(default=None)
 
     def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            # numpy scalars (np.int64 from a grid, np.float32) are stored as the Python numbers
+            # they stand for, so the config validates and saves as JSON like any other.
+            value = getattr(self, f.name)
+            if isinstance(value, numbers.Integral) and type(value) not in (int, bool):
+                object.__setattr__(self, f.name, int(value))
+            elif isinstance(value, numbers.Real) and type(value) not in (int, float, bool):
+                object.__setattr__(self, f.name, float(value))
         if not isinstance(self.cell_type, str) or self.cell_type not in CELL_TYPES:
             raise _fail("cell_type", f"must be one of {CELL_TYPES}", self.cell_type)
 

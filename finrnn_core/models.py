@@ -583,7 +583,16 @@ class RecurrentModel:
 
             def feed() -> Iterator[tuple[Any, ...]]:
                 count = 0
-                for i, batch in enumerate(data_feeder()):
+                batches = data_feeder()
+                try:
+                    batches = iter(batches)
+                except TypeError:
+                    raise DataError(
+                        "`data_feeder()` must return an iterable of batches "
+                        "`(X, y, y_mean, y_std, in_sample_size)`. "
+                        f"Received: {type(batches).__name__}"
+                    ) from None
+                for i, batch in enumerate(batches):
                     count += 1
                     yield self._check_batch(batch, i)
                 if count == 0:
@@ -594,8 +603,8 @@ class RecurrentModel:
         if batch_X is None or batch_y is None:
             raise ConfigError(
                 "Pass `batch_X` and `batch_y`, or `data_feeder`. "
-                f"Received: batch_X={'set' if batch_X is not None else None}, "
-                f"batch_y={'set' if batch_y is not None else None}"
+                f"Received: batch_X={'given' if batch_X is not None else None}, "
+                f"batch_y={'given' if batch_y is not None else None}"
             )
         X = self._check_X(batch_X, "batch_X")
         y = self._check_y(batch_y, X.shape[0], "batch_y")

@@ -130,6 +130,20 @@ def test_config_error_is_a_value_error() -> None:
         ModelConfig(cell_type="lstm", n_layers=0)
 
 
+def test_numpy_scalars_are_taken_as_the_numbers_they_hold(tmp_path) -> None:
+    cfg = ModelConfig(
+        cell_type="lstm", n_states=np.int64(8), l2_reg=np.float32(0.25), seed=np.uint32(3)
+    )
+    assert (cfg.n_states, cfg.l2_reg, cfg.seed) == (8, 0.25, 3)
+    assert type(cfg.n_states) is int and type(cfg.l2_reg) is float
+    cfg.to_json(tmp_path / "c.json")  # plain JSON numbers
+    assert json.loads((tmp_path / "c.json").read_text())["n_states"] == 8
+    with pytest.raises(
+        ConfigError, match=r"`n_states` must be an integer\. Received: n_states=8\.0"
+    ):
+        ModelConfig(cell_type="lstm", n_states=np.float64(8.0))
+
+
 def test_dict_round_trip() -> None:
     cfg = ModelConfig(cell_type="gru", n_states=7, seed=3, device="cpu", model_id="g1")
     assert ModelConfig.from_dict(cfg.to_dict()) == cfg

@@ -475,6 +475,12 @@ def test_data_feeder_with_no_batches_raises(tmp_path) -> None:
         model.train(data_feeder=lambda: [], epoch_end=1)
 
 
+def test_data_feeder_returning_no_iterable_raises(tmp_path) -> None:
+    model = RNN(model_dir=tmp_path, **TINY)
+    with pytest.raises(DataError, match=r"`data_feeder\(\)` must return an iterable .*NoneType"):
+        model.train(data_feeder=lambda: None, epoch_end=1)
+
+
 def test_data_feeder_bad_batch_is_named(tmp_path, data) -> None:
     X, y = data
     model = RNN(model_dir=tmp_path, **TINY)
