@@ -25,8 +25,10 @@ def read_predictions(
         root: the storage root (the folder holding `predictions/`).
         start: first date (inclusive), or `None` for the first stored date.
         end: last date (inclusive), or `None` for the last stored date.
-        tickers: keep only these tickers (exact match); `None` or empty keeps all.
-        models: keep only these model ids (`lstm`, `gru`, `rnn`); `None` or empty keeps all.
+        tickers: keep only these tickers (exact match; one string is one ticker); `None` or
+            empty keeps all.
+        models: keep only these model ids (`lstm`, `gru`, `rnn`; one string is one model);
+            `None` or empty keeps all.
 
     Returns:
         The rows sorted by date, model and ticker, with `date` (datetime64) first and then the
@@ -36,7 +38,9 @@ def read_predictions(
         DataError: `root` holds no `predictions` table.
     """
     frame = read_table(Path(root) / PREDICTIONS_TABLE, start=start, end=end)
-    tickers, models = list(tickers or []), list(models or [])
+    # one name is one ticker or model, not a sequence of letters
+    tickers = [tickers] if isinstance(tickers, str) else list(tickers or [])
+    models = [models] if isinstance(models, str) else list(models or [])
     if tickers:
         frame = frame[frame["ticker"].isin(tickers)]
     if models:

@@ -13,6 +13,7 @@ zero-row file with the same columns, not a missing folder.
 
 from __future__ import annotations
 
+import datetime
 import os
 import uuid
 from collections.abc import Iterable
@@ -25,7 +26,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from finrnn_core.errors import DataError
+from finrnn_core.errors import ConfigError, DataError
 
 PART_FILE = "part-0.parquet"
 DATE_PARTITIONING = ds.partitioning(pa.schema([("date", pa.date32())]), flavor="hive")
@@ -242,6 +243,17 @@ def missing_partitions(table_dir: str | Path, dates: Iterable[str]) -> list[str]
     return [d for d in dates if d not in present]
 
 
+def _as_date(name: str, value: str | pd.Timestamp) -> datetime.date:
+    """``value`` as a date, or a ConfigError naming the argument."""
+    try:
+        stamp = pd.Timestamp(value)
+    except (ValueError, TypeError):
+        stamp = pd.NaT
+    if pd.isna(stamp):
+        raise ConfigError(f"`{name}` must be a date such as 2018-06-01. Received: {name}={value!r}")
+    return stamp.date()
+
+
 def read_table(
     table_dir: str | Path,
     start: str | pd.Timestamp | None = None,
@@ -256,14 +268,15 @@ def read_table(
         start: first date to read (inclusive), or ``None``.
         end: last date to read (inclusive), or ``None``.
         columns: columns to read besides ``date``; all when ``None``.
-        tickers: only rows of these tickers (the table needs a ``ticker`` column); all when
-            ``None``.
+        tickers: only rows of these tickers (the table needs a ``ticker`` column; one string is
+            one ticker); all when ``None``.
 
     Returns:
         A DataFrame with ``date`` as ``datetime64[ns]`` followed by the table's columns.
 
     Raises:
         DataError: the table folder does not exist.
+        ConfigError: ``start`` or ``end`` is not a date.
     """
     root = Path(table_dir)
     if not root.is_dir():
@@ -271,10 +284,12 @@ def read_table(
     dataset = ds.dataset(root, format="parquet", partitioning=DATE_PARTITIONING)
     expr = None
     if start is not None:
-        expr = ds.field("date") >= pa.scalar(pd.Timestamp(start).date(), pa.date32())
+        expr = ds.field("date") >= pa.scalar(_as_date("start", start), pa.date32())
     if end is not None:
-        upper = ds.field("date") <= pa.scalar(pd.Timestamp(end).date(), pa.date32())
+        upper = ds.field("date") <= pa.scalar(_as_date("end", end), pa.date32())
         expr = upper if expr is None else expr & upper
+    if isinstance(tickers, str):
+        tickers = [tickers]  # one ticker, not its letters
     if tickers is not None:
         wanted = ds.field("ticker").isin(pa.array(list(tickers), pa.string()))
         expr = wanted if expr is None else expr & wanted

@@ -87,10 +87,17 @@ def main(argv: list[str] | None = None) -> int:
 
     table_dir = Path(args.root) / PREDICTIONS_TABLE
     if not table_dir.is_dir():
+        root = Path(args.root)
+        hint = (
+            f" {str(root)!r} looks like the predictions table itself: --root is the folder "
+            f"above it ({str(root.resolve().parent)!r})."
+            if root.is_dir() and any(root.glob("date=*"))
+            else ""
+        )
         print(
             f"finrnn-predictions: error: no predictions table at {str(table_dir.resolve())!r}. "
             "Materialize the predictions asset first (e.g. `make demo`), or pass --root / set "
-            "FINRNN_STORAGE_ROOT to the storage root that holds it.",
+            f"FINRNN_STORAGE_ROOT to the storage root that holds it.{hint}",
             file=sys.stderr,
         )
         return 2

@@ -12,7 +12,8 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 
-from finrnn_core.errors import DataError
+from finrnn_core.errors import ConfigError, DataError
+from finrnn_core.reading import read_predictions
 from finrnn_core.storage import (
     TABLE_SCHEMAS,
     missing_partitions,
@@ -62,6 +63,16 @@ def test_written_table_reads_back_in_every_tool(tmp_path):
     assert pl.scan_parquet(f"{table}/**/*.parquet", hive_partitioning=True).collect().height == 5
     assert pd.read_parquet(table).shape[0] == 5
     assert len(read_table(table, start="2021-03-02", end="2021-03-02")) == 3
+
+
+def test_one_ticker_as_a_string_is_that_ticker_and_bad_dates_are_named(tmp_path):
+    write_partition(tmp_path / "predictions", "2021-03-01", rows("2021-03-01", 3), SCHEMA)
+    assert read_table(tmp_path / "predictions", tickers="T1")["ticker"].tolist() == ["T1"]
+    assert read_predictions(tmp_path, tickers="T2", models="lstm")["ticker"].tolist() == ["T2"]
+    assert read_predictions(tmp_path, models="gru").empty
+    for name, bad in [("start", "soon"), ("end", "2021-13-01")]:
+        with pytest.raises(ConfigError, match=rf"`{name}` must be a date .*Received: {name}='"):
+            read_table(tmp_path / "predictions", **{name: bad})
 
 
 def test_rewrite_replaces_the_partition_and_leaves_no_temp_files(tmp_path):

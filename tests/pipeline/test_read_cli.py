@@ -71,6 +71,10 @@ def test_cli_errors_clearly(chain_root, tmp_path):
     missing = cli("--root", str(tmp_path / "nowhere"))
     assert missing.returncode == 2
     assert "no predictions table at" in missing.stderr and "nowhere" in missing.stderr
+    assert "looks like the predictions table itself" not in missing.stderr
+    table = cli("--root", str(chain_root / "predictions"))  # the table, not the root above it
+    assert table.returncode == 2
+    assert f"--root is the folder above it ({str(chain_root.resolve())!r})" in table.stderr
     bad_date = cli("--root", str(chain_root), "--start", "April")
     assert bad_date.returncode == 2 and "--start must be a date YYYY-MM-DD" in bad_date.stderr
     parquet = cli("--root", str(chain_root), "--format", "parquet")
