@@ -92,6 +92,9 @@ def main() -> None:
     )
     parser.add_argument("--only", choices=["pandas", "finrnn"], help=argparse.SUPPRESS)
     args = parser.parse_args()
+    for name in ("tickers", "years"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name} must be >= 1 (got {getattr(args, name)})")
     marker = args.data / MARKER
     if args.data.exists() and not args.data.is_dir():
         parser.error(f"--data {args.data} is a file; give it a new or empty folder.")

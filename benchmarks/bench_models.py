@@ -36,15 +36,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         description=__doc__.split("\n\n")[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("--cells", nargs="+", choices=CELLS, default=list(CELLS))
-    parser.add_argument("--n-layers", type=int, default=2)
-    parser.add_argument("--n-states", type=int, default=50)
-    parser.add_argument("--n-time-steps", type=int, default=100)
-    parser.add_argument("--n-input-features", type=int, default=10)
+    parser.add_argument(
+        "--cells", nargs="+", choices=CELLS, default=list(CELLS), help="cell types to time"
+    )
+    parser.add_argument("--n-layers", type=int, default=2, help="stacked recurrent layers")
+    parser.add_argument("--n-states", type=int, default=50, help="units per layer")
+    parser.add_argument("--n-time-steps", type=int, default=100, help="steps per window")
+    parser.add_argument("--n-input-features", type=int, default=10, help="features per step")
     parser.add_argument("--samples", type=int, default=512, help="rows of synthetic data")
-    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--batch-size", type=int, default=256, help="rows per optimizer batch")
     parser.add_argument("--epochs", type=int, default=1, help="finrnn epochs per timed run")
-    parser.add_argument("--inner-iteration", type=int, default=5)
+    parser.add_argument(
+        "--inner-iteration", type=int, default=5, help="optimizer steps per batch (all frameworks)"
+    )
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per framework")
     parser.add_argument(
         "--full",
@@ -52,8 +56,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="the full size: 4096 samples, 2 epochs, inner_iteration 10, 5 repeats",
     )
     parser.add_argument("--no-torch", action="store_true", help="skip PyTorch even if installed")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="seed of the data and the weights")
     args = parser.parse_args(argv)
+    for name in (
+        "n_layers",
+        "n_states",
+        "n_time_steps",
+        "n_input_features",
+        "samples",
+        "batch_size",
+        "epochs",
+        "inner_iteration",
+        "repeats",
+    ):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be >= 1 (got {getattr(args, name)})")
     if args.full:
         args.samples, args.epochs, args.inner_iteration, args.repeats = 4096, 2, 10, 5
     return args

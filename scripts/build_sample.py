@@ -17,11 +17,23 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", type=Path, default=ROOT.parent / "shared" / "data")
-    parser.add_argument("--out-dir", type=Path, default=ROOT / "finrnn_pipeline" / "sample_data")
-    parser.add_argument("--start", default="2016-01-01")
-    parser.add_argument("--end", default="2018-12-31")
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=ROOT.parent / "shared" / "data",
+        help="folder of the real price files the sample is cut from",
+    )
+    parser.add_argument(
+        "--out-dir",
+        type=Path,
+        default=ROOT / "finrnn_pipeline" / "sample_data",
+        help="where the sample's Parquet files are written (the package's bundled sample)",
+    )
+    parser.add_argument("--start", default="2016-01-01", help="first date kept")
+    parser.add_argument("--end", default="2018-12-31", help="last date kept")
     args = parser.parse_args()
     args.out_dir.mkdir(parents=True, exist_ok=True)
 

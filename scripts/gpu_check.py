@@ -40,29 +40,55 @@ def worker(cell: str, device: str, pool: list[int], samples: int, epochs: int, l
         X = rng.normal(size=(samples, SIZES["n_time_steps"], SIZES["n_input_features"]))
         y = X[:, -1, :1] + 0.1 * rng.normal(size=(samples, 1))
         cls = {"lstm": LSTM, "gru": GRU, "rnn": RNN}[cell]
-        model = cls(device=plan.device, device_num=plan.device_num, seed=1, inner_iteration=5,
-                    model_dir=tempfile.mkdtemp(), **SIZES)
+        model = cls(
+            device=plan.device,
+            device_num=plan.device_num,
+            seed=1,
+            inner_iteration=5,
+            model_dir=tempfile.mkdtemp(),
+            **SIZES,
+        )
         model.train(batch_X=X.astype("float32"), batch_y=y, epoch_end=1)  # trace + warm up
         started = time.perf_counter()
         model.train(batch_X=X.astype("float32"), batch_y=y, epoch_end=1 + epochs)
         seconds = time.perf_counter() - started
-        print(json.dumps({
-            "cell": cell,
-            "device": plan.describe(),
-            "device_used": model.device_used,
-            "fused_gpu_kernel": model.fused_gpu_kernel,
-            "samples_per_s": samples * 5 * epochs / seconds,
-            "start": time.time() - seconds,
-            "end": time.time(),
-        }), flush=True)
+        print(
+            json.dumps(
+                {
+                    "cell": cell,
+                    "device": plan.describe(),
+                    "device_used": model.device_used,
+                    "fused_gpu_kernel": model.fused_gpu_kernel,
+                    "samples_per_s": samples * 5 * epochs / seconds,
+                    "start": time.time() - seconds,
+                    "end": time.time(),
+                }
+            ),
+            flush=True,
+        )
 
 
 def spawn(cell: str, device: str, pool: list[int], args, lease_dir: str) -> subprocess.Popen:
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
     return subprocess.Popen(
-        [sys.executable, __file__, "--worker", cell, device, ",".join(map(str, pool)),
-         "--samples", str(args.samples), "--epochs", str(args.epochs), "--lease-dir", lease_dir],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        [
+            sys.executable,
+            __file__,
+            "--worker",
+            cell,
+            device,
+            ",".join(map(str, pool)),
+            "--samples",
+            str(args.samples),
+            "--epochs",
+            str(args.epochs),
+            "--lease-dir",
+            lease_dir,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
     )
 
 
@@ -82,7 +108,10 @@ def main() -> int:
         "--samples", type=int, default=4096, help="training windows per run (default: %(default)s)"
     )
     parser.add_argument(
-        "--epochs", type=int, default=3, help="timed epochs after one warm-up (default: %(default)s)"
+        "--epochs",
+        type=int,
+        default=3,
+        help="timed epochs after one warm-up (default: %(default)s)",
     )
     parser.add_argument(
         "--lease-dir", default="", help="folder of the GPU lease locks (default: a new temp folder)"
@@ -94,13 +123,21 @@ def main() -> int:
     lease_dir = args.lease_dir or tempfile.mkdtemp(prefix="finrnn-gpu-check-")
     if args.worker:
         cell, device, pool = args.worker
-        worker(cell, device, [int(i) for i in pool.split(",") if i], args.samples, args.epochs,
-               lease_dir)
+        worker(
+            cell,
+            device,
+            [int(i) for i in pool.split(",") if i],
+            args.samples,
+            args.epochs,
+            lease_dir,
+        )
         return 0
 
     gpus = detect_gpu_ids()
     print(f"NVIDIA GPUs visible: {len(gpus)}")
-    cpu = {cell: collect(spawn(cell, "cpu", [], args, lease_dir)) for cell in ("lstm", "gru", "rnn")}
+    cpu = {
+        cell: collect(spawn(cell, "cpu", [], args, lease_dir)) for cell in ("lstm", "gru", "rnn")
+    }
     if not gpus:
         for cell, r in cpu.items():
             print(f"{cell:4s} cpu  {r['samples_per_s']:10.0f} samples/s")
@@ -112,8 +149,10 @@ def main() -> int:
     for cell in ("lstm", "gru", "rnn"):
         g = collect(spawn(cell, "gpu", [0], args, lease_dir))
         c = cpu[cell]
-        print(f"{cell:4s} {g['samples_per_s']:16.0f} {c['samples_per_s']:14.0f} "
-              f"{g['samples_per_s'] / c['samples_per_s']:9.1f} {g['fused_gpu_kernel']}")
+        print(
+            f"{cell:4s} {g['samples_per_s']:16.0f} {c['samples_per_s']:14.0f} "
+            f"{g['samples_per_s'] / c['samples_per_s']:9.1f} {g['fused_gpu_kernel']}"
+        )
         if not g["device_used"].startswith("/GPU"):
             failures.append(f"{cell} did not run on a GPU: {g['device_used']}")
         if g["fused_gpu_kernel"] != (cell in ("lstm", "gru")):
@@ -123,9 +162,11 @@ def main() -> int:
         procs = [spawn("lstm", "gpu", [0, 1], args, lease_dir) for _ in range(2)]
         both = [collect(p) for p in procs]
         overlap = min(r["end"] for r in both) - max(r["start"] for r in both)
-        print("two LSTM instances at once: " + "; ".join(
-            f"{r['device']} {r['samples_per_s']:.0f} samples/s" for r in both
-        ) + f"; overlapped {overlap:.1f}s")
+        print(
+            "two LSTM instances at once: "
+            + "; ".join(f"{r['device']} {r['samples_per_s']:.0f} samples/s" for r in both)
+            + f"; overlapped {overlap:.1f}s"
+        )
         if both[0]["device"] == both[1]["device"]:
             failures.append("the two concurrent instances leased the same GPU")
     else:
