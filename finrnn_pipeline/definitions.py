@@ -48,13 +48,14 @@ def build_resources(storage_root: str | None = None, price_path: str | None = No
     storage = StorageResource(
         root=storage_root or os.environ.get("FINRNN_STORAGE_ROOT", "finrnn_data")
     )
+    price_source = PriceSourceResource(path=price_path or os.environ.get("FINRNN_PRICE_PATH", ""))
     return {
         "storage": storage,
-        "parquet_io_manager": PartitionedParquetIOManager(storage=storage),
-        "io_manager": NoPickleIOManager(),  # never Dagster's default, which pickles
-        "price_source": PriceSourceResource(
-            path=price_path or os.environ.get("FINRNN_PRICE_PATH", "")
+        "parquet_io_manager": PartitionedParquetIOManager(
+            storage=storage, price_source=price_source
         ),
+        "io_manager": NoPickleIOManager(),  # never Dagster's default, which pickles
+        "price_source": price_source,
         "compute": ComputeResource(device=os.environ.get("FINRNN_DEVICE", "cpu")),
     }
 

@@ -2,18 +2,36 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from pathlib import Path
+
 import dagster as dg
 import pandas as pd
 
 from finrnn_core.errors import DataError
 from finrnn_core.storage import TABLE_SCHEMAS, missing_partitions, read_table, write_partitions
-from finrnn_pipeline.resources import StorageResource
+from finrnn_pipeline.resources import PriceSourceResource, StorageResource
+
+
+def require_sessions(table_dir: Path, sessions: Iterable[pd.Timestamp], purpose: str) -> None:
+    """Raise a DataError naming the trading sessions among ``sessions`` that ``table_dir`` has
+    no partition for. A weekday that is not a session holds no rows, so it is never required."""
+    keys = [f"{pd.Timestamp(day):%Y-%m-%d}" for day in sessions]
+    missing = missing_partitions(table_dir, keys)
+    if missing:
+        name = table_dir.name
+        raise DataError(
+            f"{name} is not materialized for {len(missing)} of the {len(keys)} trading sessions "
+            f"{purpose} (first: {missing[:3]}). Materialize {name} for "
+            f"{missing[0]}..{missing[-1]} first."
+        )
 
 
 class PartitionedParquetIOManager(dg.ConfigurableIOManager):
     """Writes ``<root>/<asset>/date=YYYY-MM-DD/part-0.parquet`` atomically; nothing is pickled."""
 
     storage: StorageResource
+    price_source: PriceSourceResource  # its calendar says which weekdays are trading sessions
 
     def handle_output(self, context: dg.OutputContext, obj: pd.DataFrame) -> None:
         name = context.asset_key.path[-1]
@@ -28,14 +46,10 @@ class PartitionedParquetIOManager(dg.ConfigurableIOManager):
         name = context.asset_key.path[-1]
         table_dir = self.storage.path(name)
         keys = list(context.asset_partition_keys)
-        missing = missing_partitions(table_dir, keys)
-        if missing:
-            raise DataError(
-                f"{name} is not materialized for {len(missing)} of the {len(keys)} dates this "
-                f"step reads (first: {missing[:3]}). Materialize {name} for "
-                f"{missing[0]}..{missing[-1]} first."
-            )
-        return read_table(table_dir, start=keys[0], end=keys[-1])
+        start, end = pd.Timestamp(keys[0]), pd.Timestamp(keys[-1])
+        # a holiday's partition may never have been written (the daily schedule skips it)
+        require_sessions(table_dir, self.price_source.sessions(start, end), "this step reads")
+        return read_table(table_dir, start=start, end=end)
 
 
 class NoPickleIOManager(dg.ConfigurableIOManager):

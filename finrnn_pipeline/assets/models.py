@@ -13,6 +13,7 @@ from pydantic import Field
 from finrnn_core.devices import DevicePlan
 from finrnn_core.errors import FinRNNError
 from finrnn_core.plots import loss_curve_png
+from finrnn_core.storage import partition_dates as stored_dates
 from finrnn_core.storage import read_table
 from finrnn_core.training import (
     CELL_TYPES,
@@ -24,9 +25,10 @@ from finrnn_core.training import (
 )
 from finrnn_pipeline.assets.features import price_features
 from finrnn_pipeline.executors import EXECUTOR_ENV
+from finrnn_pipeline.io_managers import require_sessions
 from finrnn_pipeline.metadata import OWNERS, image
 from finrnn_pipeline.partitions import partition_dates, retrain_cutoffs
-from finrnn_pipeline.resources import ComputeResource, StorageResource
+from finrnn_pipeline.resources import ComputeResource, PriceSourceResource, StorageResource
 
 # A training step that fails (out of memory, a lost device, a killed worker process reported as
 # a failure) runs again and resumes after its last completed epoch.
@@ -140,10 +142,23 @@ def build_checkpoint_asset(cell_type: str) -> dg.AssetsDefinition:
         config: TrainingConfig,
         storage: StorageResource,
         compute: ComputeResource,
+        price_source: PriceSourceResource,
     ) -> dg.MaterializeResult:
         cutoffs = partition_dates(context)  # a ranged run trains them in order, each warm
-        features = read_table(storage.path("price_features"), end=pd.Timestamp(cutoffs[-1]))
         step = f"{cell_type}@{'..'.join(dict.fromkeys([cutoffs[0], cutoffs[-1]]))}"
+        table = storage.path("price_features")
+        stored = stored_dates(table)
+        if stored:
+            # Every session from the first stored day to the cut-off, the cut-off's own
+            # included: a checkpoint must not quietly train on a week that was never built
+            # (e.g. the daily run has not finished, or failed).
+            with _failure_without_retry(step):
+                require_sessions(
+                    table,
+                    price_source.sessions(pd.Timestamp(stored[0]), pd.Timestamp(cutoffs[-1])),
+                    f"up to cut-off {cutoffs[-1]}",
+                )
+        features = read_table(table, end=pd.Timestamp(cutoffs[-1]))
         # The lease sets the visible GPU(s) before TensorFlow starts in this step's process.
         with (
             _failure_without_retry(step),

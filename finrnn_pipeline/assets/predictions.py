@@ -5,10 +5,12 @@ import pandas as pd
 
 from finrnn_core.plots import predicted_vs_realized_png
 from finrnn_core.predictions import predict_dates
+from finrnn_core.storage import partition_dates as stored_dates
 from finrnn_core.storage import read_table
 from finrnn_core.training import list_checkpoints
 from finrnn_pipeline.assets.features import price_features
 from finrnn_pipeline.assets.models import checkpoint_assets
+from finrnn_pipeline.io_managers import require_sessions
 from finrnn_pipeline.metadata import (
     OWNERS,
     image,
@@ -17,7 +19,7 @@ from finrnn_pipeline.metadata import (
     table_definition_metadata,
 )
 from finrnn_pipeline.partitions import date_bounds, partition_dates, trading_days
-from finrnn_pipeline.resources import ComputeResource, StorageResource
+from finrnn_pipeline.resources import ComputeResource, PriceSourceResource, StorageResource
 
 
 @dg.asset(
@@ -44,19 +46,39 @@ from finrnn_pipeline.resources import ComputeResource, StorageResource
     ],
 )
 def predictions(
-    context: dg.AssetExecutionContext, storage: StorageResource, compute: ComputeResource
+    context: dg.AssetExecutionContext,
+    storage: StorageResource,
+    compute: ComputeResource,
+    price_source: PriceSourceResource,
 ) -> pd.DataFrame:
     """Predicted forward return per (date, ticker, model) with model version and realized value; a partition is one trading day."""
     start, end = date_bounds(context)
     checkpoints = list_checkpoints(storage.path("rnn_checkpoints"))
+    if not checkpoints:
+        context.log.warning(
+            "No checkpoint of any model is stored yet: every date of this run gets no rows. "
+            "Materialize the *_checkpoint assets (retraining_job) first."
+        )
     longest = max((c.n_time_steps for c in checkpoints), default=1)
     horizon = max((c.forward_step for c in checkpoints), default=1)
     # Calendar days that surely hold the window before `start` and the realized rows after `end`.
-    features = read_table(
-        storage.path("price_features"),
-        start=start - pd.Timedelta(days=2 * longest + 14),
-        end=end + pd.Timedelta(days=2 * horizon + 14),
+    first, last = (
+        start - pd.Timedelta(days=2 * longest + 14),
+        end + pd.Timedelta(days=2 * horizon + 14),
     )
+    table = storage.path("price_features")
+    # A session missing inside the windows or horizons would silently shorten a window and
+    # stretch a realized return over two days. Before the first stored day is a short history
+    # (reported per row below); after the last one, the future that is not known yet.
+    stored = [d for d in stored_dates(table) if f"{first:%Y-%m-%d}" <= d <= f"{last:%Y-%m-%d}"]
+    if stored:
+        upto = max(end, pd.Timestamp(stored[-1]))
+        require_sessions(
+            table,
+            price_source.sessions(pd.Timestamp(stored[0]), upto),
+            f"in the windows and horizons of {start:%Y-%m-%d}..{end:%Y-%m-%d}",
+        )
+    features = read_table(table, start=first, end=last)
     frame, report = predict_dates(
         features, checkpoints, partition_dates(context), device=compute.device
     )

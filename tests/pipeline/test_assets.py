@@ -64,7 +64,9 @@ def test_quarantined_rows_land_in_their_own_table_and_counts_balance(tmp_path):
 
 def test_features_need_their_lookback_partitions_and_say_which(tmp_path):
     run_assets(tmp_path, "2018-03-01", "2018-03-09", selection=INGEST)
-    with pytest.raises(DataError, match=r"raw_prices is not materialized for \d+ of the \d+ dates"):
+    with pytest.raises(
+        DataError, match=r"raw_prices is not materialized for \d+ of the \d+ trading sessions"
+    ):
         run_assets(tmp_path, "2018-03-08", "2018-03-09", selection="price_features")
 
 

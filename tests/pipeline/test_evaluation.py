@@ -89,5 +89,7 @@ def test_days_before_the_first_prediction_have_empty_score_partitions(store):
 
 def test_scores_need_their_predictions_and_say_which_dates_are_missing(store):
     shutil.rmtree(store / "predictions" / "date=2018-04-10")
-    with pytest.raises(Exception, match=r"predictions is not materialized for 1 of the \d+ dates"):
+    with pytest.raises(
+        Exception, match=r"predictions is not materialized for 1 of the \d+ trading sessions"
+    ):
         run_assets(store, "2018-04-02", "2018-04-13", selection="prediction_scores")
