@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 
 from finrnn_core.calendar import trading_sessions
+from finrnn_core.errors import ConfigError
 from finrnn_pipeline.partitions import RETRAIN_CRON, retrain_cutoffs
 
 SCHEDULE_CALENDAR = "XNYS"
@@ -50,12 +51,22 @@ retraining_job = dg.define_asset_job(
 )
 
 
+def _evening(cron: str) -> str:
+    """``cron``'s days at 18:45, after the 18:30 daily run: a cut-off trains once its day's
+    prices and features are in, whatever time of day the cut-off cron names."""
+    days = cron.split()[2:]
+    if len(days) != 3:
+        raise ConfigError(f"FINRNN_RETRAIN_CRON must have 5 fields. Received: {cron!r}")
+    return " ".join(["45", "18", *days])
+
+
 @dg.schedule(
-    cron_schedule="45 18 * * 5" if RETRAIN_CRON == "0 0 * * 5" else RETRAIN_CRON,
+    cron_schedule=_evening(RETRAIN_CRON),
     execution_timezone=SCHEDULE_TIMEZONE,
     job=retraining_job,
-    description="Fridays at 18:45 New York time (after the daily run): retrain every model at "
-    "that day's cut-off, warm from the week before.",
+    description=f"At 18:45 New York time on each retraining cut-off ({RETRAIN_CRON}: Fridays "
+    "unless FINRNN_RETRAIN_CRON says otherwise), after the daily run: retrain every model at "
+    "that day's cut-off, warm from the one before.",
 )
 def weekly_retraining_schedule(context: dg.ScheduleEvaluationContext):
     """Request the cut-off partition of the scheduled day, or skip when there is none."""

@@ -1,6 +1,8 @@
 import datetime as dt
 import json
 import os
+import subprocess
+import sys
 from zoneinfo import ZoneInfo
 
 import dagster as dg
@@ -11,6 +13,7 @@ from finrnn_pipeline.definitions import build_resources, defs
 from finrnn_pipeline.resources import PriceSourceResource
 from finrnn_pipeline.schedules import daily_predictions_schedule, weekly_retraining_schedule
 from finrnn_pipeline.sensors import price_files_sensor
+from tests.conftest import REPO
 
 NEW_YORK = ZoneInfo("America/New_York")
 RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
@@ -80,6 +83,22 @@ def test_weekly_retraining_skips_a_day_that_is_no_cutoff():
     data = weekly_retraining_schedule.evaluate_tick(context)
     assert not data.run_requests
     assert "2018-04-12 is not a retraining cut-off" in data.skip_message
+
+
+def test_a_custom_cutoff_cron_still_trains_in_the_evening_after_the_daily_run():
+    # monthly cut-offs: "0 0 1 * *" names the day; training at midnight would miss its prices
+    code = (
+        "from finrnn_pipeline.schedules import weekly_retraining_schedule as s; "
+        "print(s.cron_schedule); print(s.description)"
+    )
+    env = {**os.environ, "FINRNN_RETRAIN_CRON": "0 0 1 * *"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, cwd=REPO, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    cron, description = out.stdout.splitlines()[:2]
+    assert cron == "45 18 1 * *"
+    assert "18:45 New York time" in description and "(0 0 1 * *" in description
 
 
 @pytest.mark.parametrize(
