@@ -915,8 +915,12 @@ class RecurrentModel:
     def _remove_checkpoints(self) -> None:
         """Deletes this model id's epoch and latest checkpoints in `model_dir` (a fresh start)."""
         model_id = str(self._config.model_id)
-        pattern = re.compile(rf"^{re.escape(model_id)}_(?:epoch_\d+|latest)\.ckpt\.")
-        old = [name for name in os.listdir(self._model_dir) if pattern.match(name)]
+        old = [
+            name
+            for name in os.listdir(self._model_dir)
+            if (match := _CHECKPOINT_NAME.match(name.split(".ckpt.")[0] + ".ckpt"))
+            and match["model_id"] == model_id
+        ]
         for name in old:
             os.remove(os.path.join(self._model_dir, name))
         if old:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from pathlib import Path
 
 import dagster as dg
@@ -13,11 +13,21 @@ from finrnn_core.storage import TABLE_SCHEMAS, missing_partitions, read_table, w
 from finrnn_pipeline.resources import PriceSourceResource, StorageResource
 
 
-def require_sessions(table_dir: Path, sessions: Iterable[pd.Timestamp], purpose: str) -> None:
+def require_sessions(
+    table_dir: Path,
+    sessions: Iterable[pd.Timestamp],
+    purpose: str,
+    stored: Collection[str] | None = None,
+) -> None:
     """Raise a DataError naming the trading sessions among ``sessions`` that ``table_dir`` has
-    no partition for. A weekday that is not a session holds no rows, so it is never required."""
+    no partition for (``stored``: its partition dates, when the caller has listed them). A
+    weekday that is not a session holds no rows, so it is never required."""
     keys = [f"{pd.Timestamp(day):%Y-%m-%d}" for day in sessions]
-    missing = missing_partitions(table_dir, keys)
+    if stored is None:
+        missing = missing_partitions(table_dir, keys)
+    else:
+        present = set(stored)
+        missing = [k for k in keys if k not in present]
     if missing:
         name = table_dir.name
         raise DataError(

@@ -157,6 +157,7 @@ def build_checkpoint_asset(cell_type: str) -> dg.AssetsDefinition:
                     table,
                     price_source.sessions(pd.Timestamp(stored[0]), pd.Timestamp(cutoffs[-1])),
                     f"up to cut-off {cutoffs[-1]}",
+                    stored,
                 )
         features = read_table(table, end=pd.Timestamp(cutoffs[-1]))
         # The lease sets the visible GPU(s) before TensorFlow starts in this step's process.

@@ -77,6 +77,7 @@ def predictions(
             table,
             price_source.sessions(pd.Timestamp(stored[0]), upto),
             f"in the windows and horizons of {start:%Y-%m-%d}..{end:%Y-%m-%d}",
+            stored,
         )
     features = read_table(table, start=first, end=last)
     frame, report = predict_dates(
