@@ -67,18 +67,13 @@ def predictions(
         end + pd.Timedelta(days=2 * horizon + 14),
     )
     table = storage.path("price_features")
-    # A session missing inside the windows or horizons would silently shorten a window and
-    # stretch a realized return over two days. Before the first stored day is a short history
-    # (reported per row below); after the last one, the future that is not known yet.
-    stored = [d for d in stored_dates(table) if f"{first:%Y-%m-%d}" <= d <= f"{last:%Y-%m-%d}"]
-    if stored:
-        upto = max(end, pd.Timestamp(stored[-1]))
-        require_sessions(
-            table,
-            price_source.sessions(pd.Timestamp(stored[0]), upto),
-            f"in the windows and horizons of {start:%Y-%m-%d}..{end:%Y-%m-%d}",
-            stored,
-        )
+    stored = stored_dates(table)
+    require_sessions(
+        table,
+        _sessions_used(price_source.sessions(first, last), start, end, longest, horizon, stored),
+        f"in the windows and horizons of {start:%Y-%m-%d}..{end:%Y-%m-%d}",
+        stored,
+    )
     features = read_table(table, start=first, end=last)
     frame, report = predict_dates(
         features, checkpoints, partition_dates(context), device=compute.device
@@ -116,3 +111,27 @@ def predictions(
         }
     )
     return frame
+
+
+def _sessions_used(
+    sessions: pd.DatetimeIndex,
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    longest: int,
+    horizon: int,
+    stored: list[str],
+) -> pd.DatetimeIndex:
+    """The sessions whose features predicting ``start..end`` reads: each predicted session, the
+    ``longest - 1`` before it (its window) and the ``horizon`` after it (its realized value).
+
+    A missing one would silently shorten a window or stretch a realized return over two days.
+    Sessions before the table's first stored day are a short history (reported per row), and
+    those after both ``end`` and its last stored day are the future, not yet known.
+    """
+    days = sessions[(sessions >= start) & (sessions <= end)]
+    if not len(days) or not stored:
+        return days
+    first_i, last_i = sessions.get_loc(days[0]), sessions.get_loc(days[-1])
+    used = sessions[max(first_i - longest + 1, 0) : last_i + horizon + 1]
+    known_until = max(end, pd.Timestamp(stored[-1]))
+    return used[(used >= pd.Timestamp(stored[0])) & (used <= known_until)]

@@ -5,6 +5,7 @@ import logging
 import shutil
 
 import dagster as dg
+import pandas as pd
 import pytest
 
 from finrnn_core.storage import partition_dates, read_table
@@ -84,6 +85,44 @@ def test_predictions_refuse_a_window_or_horizon_with_a_session_missing(store):
         r"windows and horizons of 2018-05-21\.\.2018-05-21 \(first: \['2018-05-22'\]\)",
     ):
         run_assets(store, "2018-05-21", "2018-05-21", ["predictions"])
+
+
+def test_predictions_check_exactly_the_sessions_their_windows_and_horizons_use(store, tmp_path):
+    # the tiny lstm's window is 5 sessions: predicting 2018-05-25 reads 05-21..05-25
+    assert run_assets(
+        store, "2018-05-18", "2018-05-18", ["lstm_checkpoint"], run_config=LSTM_ONLY
+    ).success
+
+    def without(name, days):
+        root = tmp_path / name
+        shutil.copytree(store, root)
+        for day in days:
+            shutil.rmtree(root / "price_features" / f"date={day}")
+        return root
+
+    # a hole older than every window: not read, not required
+    old_hole = without("old_hole", ["2018-05-02"])
+    assert run_assets(old_hole, "2018-05-25", "2018-05-25", ["predictions"]).success
+    assert len(read_table(old_hole / "predictions")) == 21
+
+    # a gap covering the start of the window is a hole, not a short history
+    gap = without(
+        "gap", [d.strftime("%Y-%m-%d") for d in pd.bdate_range("2018-05-01", "2018-05-22")]
+    )
+    with pytest.raises(
+        Exception,
+        match=r"trading sessions in the windows and horizons of "
+        r"2018-05-25\.\.2018-05-25 \(first: \['2018-05-21', '2018-05-22'\]\)",
+    ):
+        run_assets(gap, "2018-05-25", "2018-05-25", ["predictions"])
+
+    # a session far past every stored day: its own features and window are missing
+    with pytest.raises(
+        Exception,
+        match=r"price_features is not materialized for 5 of the 5 "
+        r"trading sessions .* \(first: \['2018-07-26', '2018-07-27', '2018-07-30'\]\)",
+    ):
+        run_assets(store, "2018-08-01", "2018-08-01", ["predictions"])
 
 
 def test_predictions_without_any_checkpoint_say_so(store):
