@@ -4,12 +4,15 @@ Generates (once, cached) a folder of synthetic Yahoo-style per-ticker CSV files,
 process, side by side:
 
 * baseline: ``pandas.read_csv`` of every file (nothing else: no validation, no writing);
+* floor: pyarrow's multi-threaded CSV reader on every file and one Parquet file of all rows
+  (no checks, no partitions): what reading and writing alone cost with the fastest reader
+  finrnn's stack has, so the target can be judged against what is reachable on this machine;
 * finrnn: ``read_prices`` (layout detection, parsing, calendar, quarantine, accounting) plus
   writing every trading day's partition of ``raw_prices`` and ``price_quarantine``, as the
   ingest asset does.
 
-Prints rows/second (both timed in this process, one after the other), peak memory (each run
-once more in a fresh child process, its peak RSS) and the ratio.
+Prints rows/second (all timed in this process, one after the other), peak memory (each run
+once more alone in a fresh child process, the child's own ``VmHWM``) and the ratios.
 Usage: ``python benchmarks/bench_ingest.py [--tickers 500] [--years 20]``.
 """
 
@@ -26,6 +29,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
 
 from finrnn_core.calendar import trading_sessions
 from finrnn_core.prices import read_prices
@@ -69,14 +75,30 @@ def timed(fn):
     return result, time.perf_counter() - began
 
 
+def vm_hwm_mb() -> float:
+    """This process's peak resident memory since its exec (``VmHWM``), in MB.
+
+    Not the child's ``ru_maxrss`` as its parent sees it: at exec Linux folds the forking
+    parent's peak into it.
+    """
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
 def peak_rss_mb(args: argparse.Namespace, variant: str) -> float:
     """Peak resident memory of one variant, run alone in a child process."""
     cmd = [sys.executable, __file__, "--tickers", str(args.tickers), "--years", str(args.years)]
-    child = subprocess.Popen([*cmd, "--data", str(args.data), "--only", variant])
-    _, status, usage = os.wait4(child.pid, 0)
-    if status != 0:
-        raise RuntimeError(f"{variant} run failed with status {status}")
-    return usage.ru_maxrss / 1024  # kilobytes on Linux
+    done = subprocess.run(
+        [*cmd, "--data", str(args.data), "--only", variant],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"{variant} run failed with status {done.returncode}:\n{done.stderr}")
+    return float(done.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
@@ -90,7 +112,7 @@ def main() -> None:
         help="scratch folder the benchmark owns: the generated files (kept for the next run) "
         "and the store (rewritten every run); must be new, empty or made by this script",
     )
-    parser.add_argument("--only", choices=["pandas", "finrnn"], help=argparse.SUPPRESS)
+    parser.add_argument("--only", choices=["pandas", "floor", "finrnn"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     for name in ("tickers", "years"):
         if getattr(args, name) < 1:
@@ -118,6 +140,13 @@ def main() -> None:
 
     store = args.data / "store"
 
+    def floor():
+        tables = [pacsv.read_csv(f) for f in files]
+        table = pa.concat_tables(tables)
+        store.mkdir(parents=True, exist_ok=True)
+        pq.write_table(table, store / "floor.parquet")
+        return table.num_rows
+
     def finrnn_ingest():
         shutil.rmtree(store, ignore_errors=True)
         first, last = pd.Timestamp(f"{2024 - args.years}-01-01"), pd.Timestamp("2023-12-31")
@@ -132,23 +161,33 @@ def main() -> None:
         assert result.rows_read == result.rows_accepted + result.rows_quarantined == rows
         return result.rows_read
 
+    variants = {"pandas": pandas_baseline, "floor": floor, "finrnn": finrnn_ingest}
     if args.only:
-        (pandas_baseline if args.only == "pandas" else finrnn_ingest)()
+        variants[args.only]()
+        print(f"{vm_hwm_mb():.1f}")
         return
-    # Memory first, while this process is still small: a forked child's peak RSS counts the
-    # parent's pages it started with.
-    pandas_mem, finrnn_mem = peak_rss_mb(args, "pandas"), peak_rss_mb(args, "finrnn")
-    pandas_rows, pandas_s = timed(pandas_baseline)
-    finrnn_rows, finrnn_s = timed(finrnn_ingest)
-    assert pandas_rows == finrnn_rows == rows
+    memory = {name: peak_rss_mb(args, name) for name in variants}
+    seconds = {}
+    for name, fn in variants.items():
+        counted, seconds[name] = timed(fn)
+        assert counted == rows, (name, counted, rows)
 
-    print(f"{'':34}{'rows/s':>12}{'seconds':>10}{'peak RSS MB':>13}")
-    for name, seconds, mem in [
-        ("pandas.read_csv (read only)", pandas_s, pandas_mem),
-        ("finrnn ingest (read+check+write)", finrnn_s, finrnn_mem),
-    ]:
-        print(f"{name:34}{rows / seconds:>12,.0f}{seconds:>10.1f}{mem:>13,.0f}")
-    print(f"ratio finrnn / pandas rows/s: {pandas_s / finrnn_s:.2f}x (target >= 3x)")
+    print(f"{os.cpu_count()} CPU cores")
+    print(f"{'':42}{'rows/s':>12}{'seconds':>10}{'peak RSS MB':>13}{'vs pandas':>11}")
+    labels = {
+        "pandas": "pandas.read_csv (read only)",
+        "floor": "floor: pyarrow read + 1 Parquet file",
+        "finrnn": "finrnn ingest (read+check+write)",
+    }
+    for name, label in labels.items():
+        ratio = seconds["pandas"] / seconds[name]
+        print(
+            f"{label:42}{rows / seconds[name]:>12,.0f}{seconds[name]:>10.2f}"
+            f"{memory[name]:>13,.0f}{ratio:>10.2f}x"
+        )
+    print(
+        f"ratio finrnn / pandas rows/s: {seconds['pandas'] / seconds['finrnn']:.2f}x (target >= 3x)"
+    )
 
 
 if __name__ == "__main__":
