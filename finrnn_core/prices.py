@@ -103,6 +103,23 @@ _DATE_FORMATS = (
     "%d/%m/%y",
 )
 _TZ_SUFFIX = re.compile(r"(?:Z|[+-]\d\d:?\d\d)$")
+# Every file's rows are built as one Arrow table of this schema and all files are concatenated
+# before pandas sees them: one conversion instead of a DataFrame (and its per-row text) per file.
+_LONG_SCHEMA = pa.schema(
+    [
+        ("date", pa.timestamp("ns")),
+        ("ticker", pa.string()),
+        *[(c, pa.float64()) for c in ("open", "high", "low", "close", "adj_close", "volume")],
+        ("source_file", pa.string()),
+        ("row_number", pa.int64()),
+        ("column", pa.string()),
+        ("raw_date", pa.string()),
+        ("raw_value", pa.string()),
+        ("other_reason", pa.string()),
+        ("other_column", pa.string()),
+        ("other_raw_value", pa.string()),
+    ]
+)
 
 
 @dataclass(frozen=True)
@@ -334,14 +351,9 @@ def read_prices(
     else:
         skipped = []
     repairs: Counter[str] = Counter()
-    long = pd.concat(
-        [_read_one(path, mapping, dialect, exchange_tz, repairs) for path in files],
-        ignore_index=True,
-    )
-
-    for name in ("other_reason", "other_column", "other_raw_value"):
-        if name not in long.columns:  # only per-ticker and long layouts have other columns
-            long[name] = None
+    long = pa.concat_tables(
+        [_read_one(path, mapping, dialect, exchange_tz, repairs) for path in files]
+    ).to_pandas()
     # A row whose date cannot be read belongs with the dated row above it in its file (or the
     # one below, at the top), so every run over a range reads it exactly once; only a file with
     # no readable date at all has its undated rows in every range.
@@ -357,13 +369,9 @@ def read_prices(
     long["anchor_date"] = anchor[keep].to_numpy()
     rows_read = len(long)
 
-    unsorted = [
-        t
-        for t, d in long[long["date"].notna()].groupby("ticker", sort=False)["date"]
-        if not d.is_monotonic_increasing
-    ]
+    unsorted = _unsorted_tickers(long)
     if unsorted:
-        repairs["tickers_sorted_by_date"] += len(unsorted)
+        repairs["tickers_sorted_by_date"] += unsorted
     long = long.sort_values(["ticker", "date"], kind="stable", na_position="first")
     long = long.reset_index(drop=True)
 
@@ -532,24 +540,41 @@ def _malformed_frame(
         for name in names:
             records.append((name, number, raw_date, text))
     if not records:
-        return _empty_long()
+        return _LONG_SCHEMA.empty_table()
     names, numbers, raw_dates, texts = (list(x) for x in zip(*records, strict=True))
     dates, _ = _parse_dates(
         pa.chunked_array([pa.array(raw_dates, pa.string())]), dialect, exchange_tz, repairs
     )
-    frame = pd.DataFrame(
-        {
-            "date": dates,
-            "ticker": names,
-            **{c: np.nan for c in ("open", "high", "low", "close", "adj_close", "volume")},
-            "source_file": source,
-            "row_number": np.asarray(numbers, dtype=np.int64),
-            "column": "<whole line>",
-            "raw_date": raw_dates,
-            "raw_value": texts,
-        }
+    n = len(records)
+    return _long_table(
+        n,
+        date=dates,
+        ticker=pa.array(names, pa.string()),
+        source_file=source,
+        row_number=numbers,
+        column="<whole line>",
+        raw_date=pa.array(raw_dates, pa.string()),
+        raw_value=pa.array(texts, pa.string()),
     )
-    return frame
+
+
+def _long_table(n: int, **columns: object) -> pa.Table:
+    """A table of ``_LONG_SCHEMA`` with ``n`` rows; a ``str`` is repeated on every row and a
+    column not given is empty (NaN for prices, null for texts)."""
+    arrays = []
+    for f in _LONG_SCHEMA:
+        value = columns.pop(f.name, None)
+        if value is None:
+            arrays.append(pa.repeat(np.nan, n) if f.type == pa.float64() else pa.nulls(n, f.type))
+        elif isinstance(value, str):
+            arrays.append(pa.repeat(pa.scalar(value, f.type), n))
+        elif isinstance(value, (pa.Array, pa.ChunkedArray)):
+            arrays.append(value.cast(f.type))
+        else:  # numpy: NaT is a missing date, NaN stays a (non-null) float
+            arrays.append(pa.array(value, f.type, from_pandas=f.type == pa.timestamp("ns")))
+    if columns:
+        raise TypeError(f"Unknown long-table columns: {sorted(columns)}")
+    return pa.Table.from_arrays(arrays, schema=_LONG_SCHEMA)
 
 
 def _read_one(
@@ -558,7 +583,7 @@ def _read_one(
     dialect: CsvDialect,
     exchange_tz: str,
     repairs: Counter[str],
-) -> pd.DataFrame:
+) -> pa.Table:
     table, malformed, skipped_lines = _read_table(path, dialect)
     names = table.column_names
     _check_headers(path, names)
@@ -603,7 +628,7 @@ def _read_one(
     price_roles = [r for r in ("close", "adj_close") if r in roles]
     ticker_index = names.index(roles["ticker"]) if "ticker" in roles else None
     if "ticker" in roles and price_roles:
-        tickers = _as_text(table.column(roles["ticker"]))
+        tickers: pa.ChunkedArray | str = _text(table.column(roles["ticker"]))
         frame = _long_frame(table, roles, dates, raw_dates, tickers, row_numbers, source, dialect)
         file_tickers: list[str] = []
     elif price_roles or _single_value_column(names, roles) is not None:
@@ -611,7 +636,7 @@ def _read_one(
             value = _single_value_column(names, roles)
             roles = {**roles, "adj_close": value, "close": value}
         file_tickers = [_ticker_from_name(path)]
-        tickers = np.full(table.num_rows, file_tickers[0], dtype=object)
+        tickers = file_tickers[0]
         frame = _long_frame(table, roles, dates, raw_dates, tickers, row_numbers, source, dialect)
     else:
         value_cols = _value_columns(names, roles)
@@ -635,7 +660,7 @@ def _read_one(
         exchange_tz,
         repairs,
     )
-    return pd.concat([frame, bad], ignore_index=True)
+    return pa.concat_tables([frame, bad])
 
 
 def _blank_rows(table: pa.Table) -> np.ndarray:
@@ -681,13 +706,10 @@ def _single_value_column(names: list[str], roles: dict[str, str]) -> str | None:
     return values[0] if len(values) == 1 and "ticker" not in roles else None
 
 
-def _empty_long() -> pd.DataFrame:
-    frame = pd.DataFrame({c: pd.Series(dtype=float) for c in PRICE_COLUMNS})
-    frame["date"] = pd.Series(dtype="datetime64[ns]")
-    for c in ("ticker", "source_file", "column", "raw_date", "raw_value"):
-        frame[c] = pd.Series(dtype=object)
-    frame["row_number"] = pd.Series(dtype=np.int64)
-    return frame
+def _text(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """A column as text, missing cells as empty text (what :func:`_as_text` gives, in Arrow)."""
+    values = column.cast(pa.string()) if not pa.types.is_string(column.type) else column
+    return values.fill_null("")
 
 
 def _as_text(column: pa.ChunkedArray) -> np.ndarray:
@@ -703,31 +725,40 @@ def _parse_dates(
     where: str = "the date column",
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Trading dates (datetime64[ns] at midnight, NaT when unreadable) and, for text, raw texts."""
+    # A day a datetime64[ns] cannot hold (before 1677 or after 2262) is an unparseable date. In
+    # a typed column it sends the column down the text path, which keeps each cell's text.
     kind = column.type
     if pa.types.is_timestamp(kind):
         series = column.to_pandas()
-        if series.dt.tz is not None:
-            repairs["timezone_normalised"] += int(series.notna().sum())
-            series = series.dt.tz_convert(exchange_tz).dt.tz_localize(None)
-        return series.dt.normalize().to_numpy(dtype="datetime64[ns]"), None
+        aware = series.dt.tz is not None
+        local = series.dt.tz_convert(exchange_tz).dt.tz_localize(None) if aware else series
+        days = _ns(local.dt.normalize())
+        if days.notna().sum() == series.notna().sum():
+            if aware:
+                repairs["timezone_normalised"] += int(series.notna().sum())
+            return days.to_numpy(dtype="datetime64[ns]"), None
+        column, kind = column.cast(pa.string()), pa.string()
     if pa.types.is_date(kind):
-        series = pd.to_datetime(column.to_pandas())
-        return series.to_numpy(dtype="datetime64[ns]"), None
+        try:  # in Arrow: to_pandas would make a Python date object of every cell
+            return column.cast(pa.timestamp("ns")).to_numpy().astype("datetime64[ns]"), None
+        except pa.ArrowInvalid:
+            column, kind = column.cast(pa.string()), pa.string()
 
     raw = pd.Series(_as_text(column), dtype=object).str.strip()
     if dialect.date_format:
         parsed = pd.to_datetime(raw, format=dialect.date_format, errors="coerce")
-        return parsed.dt.normalize().to_numpy(dtype="datetime64[ns]"), raw.to_numpy()
+        return _ns(parsed.dt.normalize()).to_numpy(dtype="datetime64[ns]"), raw.to_numpy()
     if pa.types.is_integer(kind) or raw.str.fullmatch(r"\d{8}").all():
         parsed = pd.to_datetime(raw, format="%Y%m%d", errors="coerce")
-        return parsed.to_numpy(dtype="datetime64[ns]"), raw.to_numpy()
+        return _ns(parsed).to_numpy(dtype="datetime64[ns]"), raw.to_numpy()
 
     out = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns]")
     aware = raw.str.contains(_TZ_SUFFIX, na=False)
     if aware.any():
         stamps = pd.to_datetime(raw[aware], format="ISO8601", utc=True, errors="coerce")
         local = stamps.dt.tz_convert(exchange_tz).dt.tz_localize(None).dt.normalize()
-        out[aware] = local.astype("datetime64[ns]")
+        local = _ns(local)
+        out[aware] = local
         repairs["timezone_normalised"] += int(local.notna().sum())
     naive = ~aware
     if naive.any():
@@ -735,8 +766,16 @@ def _parse_dates(
         retry = parsed.isna() & (raw[naive] != "")
         if retry.any():
             parsed[retry] = _parse_other_format(raw[naive][retry], where)
-        out[naive] = parsed.dt.normalize().astype("datetime64[ns]")
+        out[naive] = _ns(parsed.dt.normalize())
     return out.to_numpy(dtype="datetime64[ns]"), raw.to_numpy()
+
+
+_NS_FIRST, _NS_LAST = pd.Timestamp.min.ceil("D"), pd.Timestamp.max.floor("D")
+
+
+def _ns(days: pd.Series) -> pd.Series:
+    """``days`` as datetime64[ns]; one that type cannot hold becomes NaT."""
+    return days.where((days >= _NS_FIRST) & (days <= _NS_LAST)).astype("datetime64[ns]")
 
 
 def _parse_other_format(texts: pd.Series, where: str) -> pd.Series:
@@ -798,11 +837,11 @@ def _long_frame(
     roles: dict[str, str],
     dates: np.ndarray,
     raw_dates: np.ndarray | None,
-    tickers: np.ndarray,
+    tickers: pa.ChunkedArray | str,
     row_numbers: np.ndarray,
     source: str,
     dialect: CsvDialect,
-) -> pd.DataFrame:
+) -> pa.Table:
     n = table.num_rows
     values: dict[str, np.ndarray] = {}
     raws: dict[str, np.ndarray | None] = {}
@@ -841,21 +880,27 @@ def _long_frame(
             other_raw[hit] = (
                 raw[hit] if raw is not None else [_render(v) for v in values[role][hit]]
             )
-    return pd.DataFrame(
-        {
-            "date": dates,
-            "ticker": tickers,
-            **values,
-            "source_file": source,
-            "row_number": row_numbers,
-            "column": price_col,
-            # Numeric cells are re-rendered only for the rows that end up quarantined.
-            "raw_date": raw_dates,
-            "raw_value": raws.get(price_role),
-            "other_reason": other_reason,
-            "other_column": other_column,
-            "other_raw_value": other_raw,
-        }
+    hits = other_reason != None  # noqa: E711 (elementwise)
+    return _long_table(
+        n,
+        date=dates,
+        ticker=tickers,
+        **values,
+        source_file=source,
+        row_number=row_numbers,
+        column=str(price_col),
+        # Numeric cells are re-rendered only for the rows that end up quarantined.
+        raw_date=raw_dates,
+        raw_value=raws.get(price_role),
+        **(
+            {
+                "other_reason": other_reason,
+                "other_column": other_column,
+                "other_raw_value": other_raw,
+            }
+            if hits.any()
+            else {}
+        ),
     )
 
 
@@ -867,7 +912,7 @@ def _wide_frame(
     row_numbers: np.ndarray,
     source: str,
     dialect: CsvDialect,
-) -> pd.DataFrame:
+) -> pa.Table:
     n, k = table.num_rows, len(value_cols)
     parsed = [_to_number(table.column(c), dialect) for c in value_cols]
     prices = np.concatenate([p for p, _ in parsed])
@@ -876,23 +921,17 @@ def _wide_frame(
         raw_values = np.concatenate(
             [raw if raw is not None else np.full(n, None, dtype=object) for _, raw in parsed]
         )
-    nan = np.full(n * k, np.nan)
-    return pd.DataFrame(
-        {
-            "date": np.tile(dates, k),
-            "ticker": np.repeat(np.array([str(c).strip() for c in value_cols], dtype=object), n),
-            "open": nan,
-            "high": nan,
-            "low": nan,
-            "close": prices,
-            "adj_close": prices,
-            "volume": nan,
-            "source_file": source,
-            "row_number": np.tile(row_numbers, k),
-            "column": np.repeat(np.array([str(c) for c in value_cols], dtype=object), n),
-            "raw_date": np.tile(raw_dates, k) if raw_dates is not None else None,
-            "raw_value": raw_values,
-        }
+    return _long_table(
+        n * k,
+        date=np.tile(dates, k),
+        ticker=np.repeat(np.array([str(c).strip() for c in value_cols], dtype=object), n),
+        close=prices,
+        adj_close=prices,
+        source_file=source,
+        row_number=np.tile(row_numbers, k),
+        column=np.repeat(np.array([str(c) for c in value_cols], dtype=object), n),
+        raw_date=np.tile(raw_dates, k) if raw_dates is not None else None,
+        raw_value=raw_values,
     )
 
 
@@ -915,25 +954,39 @@ def _apply_splits(long: pd.DataFrame, splits: list[Split], repairs: Counter[str]
             repairs["rows_split_adjusted"] += int(before.sum())
 
 
+def _unsorted_tickers(long: pd.DataFrame) -> int:
+    """How many tickers have their dated rows out of date order, in the order they were read."""
+    dated = long["date"].notna().to_numpy()
+    codes = pd.factorize(long["ticker"])[0][dated]
+    days = long["date"].to_numpy(dtype="datetime64[ns]")[dated]
+    order = np.argsort(codes, kind="stable")  # each ticker's rows together, in read order
+    codes, days = codes[order], days[order]
+    down = (codes[1:] == codes[:-1]) & (days[1:] < days[:-1])
+    return len(np.unique(codes[1:][down]))
+
+
 def _flag_jumps(prices: pd.DataFrame, threshold: float) -> pd.DataFrame:
+    """Suspected splits in ``prices`` (sorted by ticker, then date): big one-day moves."""
     if prices.empty:
         return pd.DataFrame(columns=list(FLAG_COLUMNS))
     log_price = np.log(prices["adj_close"].to_numpy(dtype=float))
-    jump = pd.Series(log_price).groupby(prices["ticker"].to_numpy(), sort=False).diff()
-    big = (jump.abs() > threshold).to_numpy()
+    codes = pd.factorize(prices["ticker"])[0]
+    jump = np.full(len(prices), np.nan)
+    jump[1:] = np.where(codes[1:] == codes[:-1], np.diff(log_price), np.nan)
+    with np.errstate(invalid="ignore"):
+        big = np.abs(jump) > threshold
     flagged = prices.loc[big, ["date", "ticker", "source_file"]].copy()
     flagged["kind"] = "suspected_split"
-    flagged["value"] = np.exp(jump[big].to_numpy())  # the one-day price ratio
+    flagged["value"] = np.exp(jump[big])  # the one-day price ratio
     return flagged[list(FLAG_COLUMNS)].reset_index(drop=True)
 
 
 def _missing_sessions(prices: pd.DataFrame, sessions: pd.DatetimeIndex | None) -> dict[str, int]:
     if sessions is None or prices.empty:
         return {}
-    missing = {}
-    for ticker, dates in prices.groupby("ticker", sort=True)["date"]:
-        inside = sessions[(sessions >= dates.min()) & (sessions <= dates.max())]
-        gap = len(inside) - dates.nunique()
-        if gap > 0:
-            missing[str(ticker)] = int(gap)
-    return missing
+    spans = prices.groupby("ticker", sort=True)["date"].agg(["min", "max", "nunique"])
+    days = np.sort(sessions.to_numpy(dtype="datetime64[ns]"))
+    inside = np.searchsorted(days, spans["max"].to_numpy(dtype="datetime64[ns]"), "right")
+    inside -= np.searchsorted(days, spans["min"].to_numpy(dtype="datetime64[ns]"), "left")
+    gaps = inside - spans["nunique"].to_numpy()
+    return {str(t): int(g) for t, g in zip(spans.index, gaps, strict=True) if g > 0}

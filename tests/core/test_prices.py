@@ -349,6 +349,44 @@ def test_unparseable_dates_are_quarantined_with_the_raw_text(tmp_path):
     assert read_prices(path, "2021-04-01", "2021-12-31").rows_read == 0
 
 
+@pytest.mark.parametrize("day", ["1500-01-03", "2999-01-04"])
+def test_a_day_outside_what_a_timestamp_holds_is_an_unparseable_date(tmp_path, day):
+    # Every cell a date: the CSV reader types the column, and one day past 2262 or before 1677
+    # used to stop the file with a pandas OutOfBoundsDatetime.
+    text = f"Date,Close\n2021-03-01,1\n{day},2\n2021-03-02,3\n"
+    result = read_prices(write(tmp_path, "Y.csv", text))
+    assert balanced(result) and closes(result, "Y") == {"2021-03-01": 1.0, "2021-03-02": 3.0}
+    q = result.quarantine
+    assert q[["reason", "raw_date", "row_number"]].values.tolist() == [["unparseable_date", day, 3]]
+    compact = text.replace("-", "").replace("Date", "Da-te")  # YYYYMMDD texts
+    result = read_prices(write(tmp_path, "Z.csv", compact), column_map={"Da-te": "date"})
+    assert result.quarantine["raw_date"].tolist() == [day.replace("-", "")]
+    declared = read_prices(
+        write(tmp_path, "W.csv", text), dialect=CsvDialect(date_format="%Y-%m-%d")
+    )
+    assert declared.quarantine["raw_date"].tolist() == [day]
+
+
+def test_out_of_range_parquet_timestamps_are_unparseable_dates_with_their_text(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    for tz in (None, "UTC"):
+        stamps = pa.array(
+            [
+                pd.Timestamp("2021-03-01 15:00").to_pydatetime(),
+                pd.Timestamp("1500-01-03").to_pydatetime(),
+            ],
+            pa.timestamp("us", tz=tz),
+        )
+        pq.write_table(pa.table({"date": stamps, "close": [1.0, 2.0]}), tmp_path / "P.parquet")
+        result = read_prices(tmp_path / "P.parquet")
+        assert balanced(result) and list(closes(result, "P")) == ["2021-03-01"]
+        q = result.quarantine
+        assert q["reason"].tolist() == ["unparseable_date"]
+        assert q["raw_date"].str.startswith("1500-01-03").tolist() == [True]
+
+
 def test_undated_rows_at_the_top_go_with_the_row_below_and_are_read_once(tmp_path):
     path = write(tmp_path, "C.csv", "Date,Close\nn/a,1\n2021-03-01,1\n2021-03-02,2\n??,3\n")
     march_1 = read_prices(path, "2021-03-01", "2021-03-01")
