@@ -102,7 +102,8 @@ _DATE_FORMATS = (
     "%m/%d/%y",
     "%d/%m/%y",
 )
-_TZ_SUFFIX = re.compile(r"(?:Z|[+-]\d\d:?\d\d)$")
+# A UTC offset ending a timestamp: Z, +05:00, +0500, or a bare +05 right after a time.
+_TZ_SUFFIX = re.compile(r"(?:Z|[+-]\d\d:?\d\d|:\d\d(?:\.\d+)?[+-]\d\d)$")
 # Every file's rows are built as one Arrow table of this schema and all files are concatenated
 # before pandas sees them: one conversion instead of a DataFrame (and its per-row text) per file.
 _LONG_SCHEMA = pa.schema(
@@ -337,8 +338,7 @@ def read_prices(
             "`jump_threshold` must be a number > 0 (a one-day |log return|). "
             f"Received: jump_threshold={jump_threshold!r}"
         )
-    start_ts = pd.Timestamp(start) if start is not None else None
-    end_ts = pd.Timestamp(end) if end is not None else None
+    start_ts, end_ts = (_local_day(b, exchange_tz) for b in (start, end))
     files = list_price_files(source)
     folder = Path(str(source)).expanduser()
     folders: list[str] = []
@@ -725,28 +725,34 @@ def _parse_dates(
     where: str = "the date column",
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Trading dates (datetime64[ns] at midnight, NaT when unreadable) and, for text, raw texts."""
-    # A day a datetime64[ns] cannot hold (before 1677 or after 2262) is an unparseable date. In
-    # a typed column it sends the column down the text path, which keeps each cell's text.
+    # A day a datetime64[ns] cannot hold (before 1677 or after 2262) is an unparseable date; in
+    # a typed column that cell, and only it, gets its text as the raw date.
     kind = column.type
-    if pa.types.is_timestamp(kind):
-        series = column.to_pandas()
-        aware = series.dt.tz is not None
-        local = series.dt.tz_convert(exchange_tz).dt.tz_localize(None) if aware else series
-        days = _ns(local.dt.normalize())
-        if days.notna().sum() == series.notna().sum():
-            if aware:
-                repairs["timezone_normalised"] += int(series.notna().sum())
-            return days.to_numpy(dtype="datetime64[ns]"), None
-        column, kind = column.cast(pa.string()), pa.string()
-    if pa.types.is_date(kind):
-        try:  # in Arrow: to_pandas would make a Python date object of every cell
-            return column.cast(pa.timestamp("ns")).to_numpy().astype("datetime64[ns]"), None
-        except pa.ArrowInvalid:
-            column, kind = column.cast(pa.string()), pa.string()
+    if pa.types.is_timestamp(kind) or pa.types.is_date(kind):
+        if pa.types.is_date(kind):  # through int days: to_pandas makes a Python date per cell
+            null = column.is_null().to_numpy(zero_copy_only=False)
+            days = column.cast(pa.int32()).fill_null(0).to_numpy().astype(np.int64)
+            series = pd.Series((days * 86400).astype("datetime64[s]")).mask(null)
+        else:
+            series = column.to_pandas()
+        if series.dt.tz is not None:
+            series = series.dt.tz_convert(exchange_tz).dt.tz_localize(None)
+            repairs["timezone_normalised"] += int(_ns(series).notna().sum())
+        out = _ns(series.dt.normalize())
+        lost = out.isna().to_numpy() & series.notna().to_numpy()
+        if not lost.any():
+            return out.to_numpy(dtype="datetime64[ns]"), None
+        raw_dates = np.full(len(out), None, dtype=object)
+        raw_dates[lost] = _as_text(column)[lost]
+        return out.to_numpy(dtype="datetime64[ns]"), raw_dates
 
     raw = pd.Series(_as_text(column), dtype=object).str.strip()
     if dialect.date_format:
-        parsed = pd.to_datetime(raw, format=dialect.date_format, errors="coerce")
+        offsets = "%z" in dialect.date_format or "%Z" in dialect.date_format
+        parsed = pd.to_datetime(raw, format=dialect.date_format, errors="coerce", utc=offsets)
+        if parsed.dt.tz is not None:  # a %z format: the exchange-local date, as for ISO texts
+            parsed = parsed.dt.tz_convert(exchange_tz).dt.tz_localize(None)
+            repairs["timezone_normalised"] += int(_ns(parsed).notna().sum())
         return _ns(parsed.dt.normalize()).to_numpy(dtype="datetime64[ns]"), raw.to_numpy()
     if pa.types.is_integer(kind) or raw.str.fullmatch(r"\d{8}").all():
         parsed = pd.to_datetime(raw, format="%Y%m%d", errors="coerce")
@@ -771,6 +777,16 @@ def _parse_dates(
 
 
 _NS_FIRST, _NS_LAST = pd.Timestamp.min.ceil("D"), pd.Timestamp.max.floor("D")
+
+
+def _local_day(bound: object, exchange_tz: str) -> pd.Timestamp | None:
+    """A ``start``/``end`` bound as a naive day; an aware one as its exchange-local day."""
+    if bound is None:
+        return None
+    stamp = pd.Timestamp(bound)
+    if stamp.tzinfo is not None:
+        stamp = stamp.tz_convert(exchange_tz).tz_localize(None)
+    return stamp.normalize()  # bounds are days: a time of day never drops its own day
 
 
 def _ns(days: pd.Series) -> pd.Series:

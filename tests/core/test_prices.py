@@ -387,6 +387,48 @@ def test_out_of_range_parquet_timestamps_are_unparseable_dates_with_their_text(t
         assert q["raw_date"].str.startswith("1500-01-03").tolist() == [True]
 
 
+def test_out_of_range_days_in_typed_parquet_columns_keep_the_other_rows_as_they_were(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    days = pa.array([18687, None, -172000, 18688], pa.date32())  # 2021-03-01, -, 1499, 03-02
+    pq.write_table(pa.table({"date": days, "close": [1.0, 2.0, 3.0, -4.0]}), tmp_path / "D.parquet")
+    result = read_prices(tmp_path / "D.parquet")
+    assert balanced(result) and closes(result, "D") == {"2021-03-01": 1.0}
+    q = result.quarantine
+    assert q["reason"].tolist() == ["unparseable_date", "unparseable_date", "non_positive_price"]
+    # only the out-of-range cell has its text; the typed in-range day is rendered as before
+    assert q["raw_date"].fillna("<null>").tolist() == ["<null>", "1499-01-30", "2021-03-02"]
+
+
+def test_utc_offsets_in_a_declared_format_and_bare_hour_offsets_give_the_exchange_day(tmp_path):
+    text = "Date,Close\n2021-03-01T16:00:00+0500,1\nbad,2\n2021-03-02T23:30:00-0500,3\n"
+    result = read_prices(
+        write(tmp_path, "Z.csv", text), dialect=CsvDialect(date_format="%Y-%m-%dT%H:%M:%S%z")
+    )
+    assert closes(result, "Z") == {"2021-03-01": 1.0, "2021-03-02": 3.0}
+    assert result.repairs["timezone_normalised"] == 2
+    assert result.quarantine["raw_date"].tolist() == ["bad"]
+    # +05 with no minutes, on a line with a wrong field count and on a good one
+    text = "Date,Close\n2021-03-01,1\n2021-03-02T16:00:00+05,2,9\n2021-03-03T23:00:00-05,3\n"
+    result = read_prices(write(tmp_path, "H.csv", text))
+    assert closes(result, "H") == {"2021-03-01": 1.0, "2021-03-03": 3.0}
+    q = result.quarantine
+    assert q[["reason", "column", "raw_date"]].values.tolist() == [
+        ["missing_price", "<whole line>", "2021-03-02T16:00:00+05"]
+    ]
+    assert q["date"].dt.strftime("%Y-%m-%d").tolist() == ["2021-03-02"]
+
+
+def test_start_and_end_are_days_and_aware_bounds_use_the_exchange_day(tmp_path):
+    path = write(tmp_path, "S.csv", "Date,Close\n2021-03-01,1\n2021-03-02,2\n2021-03-03,3\n")
+    # 01:00 UTC on 3 March is still 2 March in New York; a time of day never drops its day
+    aware = read_prices(path, pd.Timestamp("2021-03-03 01:00", tz="UTC"))
+    assert list(closes(aware, "S")) == ["2021-03-02", "2021-03-03"]
+    timed = read_prices(path, "2021-03-02 15:00", "2021-03-02 09:00")
+    assert list(closes(timed, "S")) == ["2021-03-02"]
+
+
 def test_undated_rows_at_the_top_go_with_the_row_below_and_are_read_once(tmp_path):
     path = write(tmp_path, "C.csv", "Date,Close\nn/a,1\n2021-03-01,1\n2021-03-02,2\n??,3\n")
     march_1 = read_prices(path, "2021-03-01", "2021-03-01")
