@@ -707,14 +707,14 @@ def _single_value_column(names: list[str], roles: dict[str, str]) -> str | None:
 
 
 def _text(column: pa.ChunkedArray) -> pa.ChunkedArray:
-    """A column as text, missing cells as empty text (what :func:`_as_text` gives, in Arrow)."""
+    """A column as text, missing cells as empty text."""
     values = column.cast(pa.string()) if not pa.types.is_string(column.type) else column
     return values.fill_null("")
 
 
 def _as_text(column: pa.ChunkedArray) -> np.ndarray:
-    values = column.cast(pa.string()) if not pa.types.is_string(column.type) else column
-    return np.asarray(values.to_pandas().fillna("").to_numpy(dtype=object))
+    """:func:`_text` as a numpy array of Python strings."""
+    return np.asarray(_text(column).to_pandas().to_numpy(dtype=object))
 
 
 def _parse_dates(
