@@ -357,8 +357,10 @@ def read_prices(
     # A row whose date cannot be read belongs with the dated row above it in its file (or the
     # one below, at the top), so every run over a range reads it exactly once; only a file with
     # no readable date at all has its undated rows in every range.
-    by_file = long["date"].groupby(long["source_file"], sort=False)
-    anchor = long["date"].fillna(by_file.ffill()).fillna(by_file.bfill())
+    anchor = long["date"]
+    if anchor.isna().any():  # grouping 2.5M rows by file costs ~0.2 s; skip it when all dated
+        by_file = long["date"].groupby(long["source_file"], sort=False)
+        anchor = anchor.fillna(by_file.ffill()).fillna(by_file.bfill())
     in_range = anchor.notna()
     if start_ts is not None:
         in_range &= anchor >= start_ts
@@ -728,13 +730,23 @@ def _parse_dates(
     # A day a datetime64[ns] cannot hold (before 1677 or after 2262) is an unparseable date; in
     # a typed column that cell, and only it, gets its text as the raw date.
     kind = column.type
-    if pa.types.is_timestamp(kind) or pa.types.is_date(kind):
-        if pa.types.is_date(kind):  # through int days: to_pandas makes a Python date per cell
-            null = column.is_null().to_numpy(zero_copy_only=False)
-            days = column.cast(pa.int32()).fill_null(0).to_numpy().astype(np.int64)
-            series = pd.Series((days * 86400).astype("datetime64[s]")).mask(null)
-        else:
-            series = column.to_pandas()
+    if pa.types.is_date(kind):
+        # In numpy, through int days: to_pandas makes a Python date per cell, and a Series of
+        # days cost ~3 ms a file in pandas' frequency inference (normalize) alone.
+        null = column.is_null().to_numpy(zero_copy_only=False)
+        days = column.cast(pa.date32()).cast(pa.int32()).fill_null(0).to_numpy()
+        days = days.astype(np.int64)
+        held = ~null & (days >= _NS_FIRST_DAY) & (days <= _NS_LAST_DAY)
+        out = np.where(held, days, 0).astype("datetime64[D]").astype("datetime64[ns]")
+        out[~held] = np.datetime64("NaT")
+        lost = ~held & ~null
+        if not lost.any():
+            return out, None
+        raw_dates = np.full(len(out), None, dtype=object)
+        raw_dates[lost] = _as_text(column)[lost]
+        return out, raw_dates
+    if pa.types.is_timestamp(kind):
+        series = column.to_pandas()
         if series.dt.tz is not None:
             series = series.dt.tz_convert(exchange_tz).dt.tz_localize(None)
             repairs["timezone_normalised"] += int(_ns(series).notna().sum())
@@ -777,6 +789,8 @@ def _parse_dates(
 
 
 _NS_FIRST, _NS_LAST = pd.Timestamp.min.ceil("D"), pd.Timestamp.max.floor("D")
+# The same bounds as days since 1970-01-01, for date columns handled in numpy.
+_NS_FIRST_DAY, _NS_LAST_DAY = ((d - pd.Timestamp(0)).days for d in (_NS_FIRST, _NS_LAST))
 
 
 def _local_day(bound: object, exchange_tz: str) -> pd.Timestamp | None:
