@@ -189,3 +189,21 @@ def test_write_partitions_refuses_undated_rows_and_keys_that_are_not_dates(tmp_p
     with pytest.raises(DataError, match=r"Partition date must be YYYY-MM-DD"):
         write_partitions(table, rows("2021-03-01"), ["2021-03-01", "../x"], SCHEMA)
     assert not table.exists()  # refused before any file was written
+
+
+def test_write_partitions_spreads_days_over_threads_and_keeps_each_days_rows(tmp_path):
+    table = tmp_path / "predictions"
+    days = [str(d.date()) for d in pd.bdate_range("2021-03-01", periods=7)]
+    frame = pd.concat([rows(d, n) for n, d in enumerate(days, start=1)])
+    paths = write_partitions(table, frame, days, SCHEMA, threads=3)  # runs of 2, 2 and 3 days
+    assert [p.parent.name for p in paths] == [f"date={d}" for d in days]
+    assert [pq.read_table(p).num_rows for p in paths] == [1, 2, 3, 4, 5, 6, 7]
+    assert not list(table.glob("*/.*.tmp"))
+
+
+def test_a_partition_key_with_a_time_of_day_still_gets_its_rows(tmp_path):
+    table = tmp_path / "predictions"
+    frame = rows("2021-03-01", 3)
+    (path,) = write_partitions(table, frame, ["2021-03-01T00:00:00"], SCHEMA)
+    assert path.parent.name == "date=2021-03-01"
+    assert pq.read_table(path).num_rows == 3  # not an empty day: the rows were not dropped
