@@ -7,13 +7,18 @@ process, side by side:
 * floor: pyarrow's multi-threaded CSV reader on every file and one Parquet file of all rows
   (no checks, no partitions): what reading and writing alone cost with the fastest reader
   finrnn's stack has, so the target can be judged against what is reachable on this machine;
+* layout floor: the files of the store alone. Every day's partition of ``raw_prices`` and
+  ``price_quarantine`` written with no rows, by the store's own atomic writer (folder, temporary
+  file, rename): what the ``date=YYYY-MM-DD/`` layout costs on this file system before any
+  byte is parsed, checked or encoded;
 * finrnn: ``read_prices`` (layout detection, parsing, calendar, quarantine, accounting) plus
   writing every trading day's partition of ``raw_prices`` and ``price_quarantine``, as the
   ingest asset does.
 
 Prints rows/second (all timed in this process, one after the other), peak memory (each run
 once more alone in a fresh child process, the child's own ``VmHWM``) and the ratios.
-Usage: ``python benchmarks/bench_ingest.py [--tickers 500] [--years 20]``.
+Usage: ``python benchmarks/bench_ingest.py [--tickers 500] [--years 20] [--store DIR]``
+(``--store /dev/shm/finrnn_store`` puts the store in memory, to tell the disk from the CPU).
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ from finrnn_core.calendar import trading_sessions
 from finrnn_core.prices import read_prices
 from finrnn_core.storage import TABLE_SCHEMAS, write_partitions
 
-MARKER = ".finrnn-bench-ingest"  # marks a --data folder as this script's own
+MARKER = ".finrnn-bench-ingest"  # marks a --data or --store folder as this script's own
 
 
 def make_files(folder: Path, tickers: int, years: int, seed: int = 0) -> int:
@@ -91,7 +96,7 @@ def peak_rss_mb(args: argparse.Namespace, variant: str) -> float:
     """Peak resident memory of one variant, run alone in a child process."""
     cmd = [sys.executable, __file__, "--tickers", str(args.tickers), "--years", str(args.years)]
     done = subprocess.run(
-        [*cmd, "--data", str(args.data), "--only", variant],
+        [*cmd, "--data", str(args.data), "--store", str(args.store), "--only", variant],
         capture_output=True,
         text=True,
         check=False,
@@ -99,6 +104,22 @@ def peak_rss_mb(args: argparse.Namespace, variant: str) -> float:
     if done.returncode != 0:
         raise RuntimeError(f"{variant} run failed with status {done.returncode}:\n{done.stderr}")
     return float(done.stdout.strip().splitlines()[-1])
+
+
+VARIANTS = ("pandas", "floor", "layout", "finrnn")
+
+
+def claim_folder(parser: argparse.ArgumentParser, flag: str, folder: Path) -> None:
+    """Make ``folder`` this script's own, refusing one that holds files it did not make."""
+    if folder.exists() and not folder.is_dir():
+        parser.error(f"{flag} {folder} is a file; give it a new or empty folder.")
+    if folder.exists() and any(folder.iterdir()) and not (folder / MARKER).exists():
+        parser.error(
+            f"{flag} {folder} holds files this benchmark did not make; it deletes and "
+            f"rewrites what is in its {flag} folder, so give it a new or empty folder."
+        )
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / MARKER).touch()
 
 
 def main() -> None:
@@ -112,21 +133,25 @@ def main() -> None:
         help="scratch folder the benchmark owns: the generated files (kept for the next run) "
         "and the store (rewritten every run); must be new, empty or made by this script",
     )
-    parser.add_argument("--only", choices=["pandas", "floor", "finrnn"], help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--store",
+        type=Path,
+        help="folder for the partitioned store the runs write (default <data>/store), e.g. on "
+        "another disk or in memory (/dev/shm/...); rewritten every run, so it must be new, "
+        "empty or made by this script",
+    )
+    parser.add_argument("--only", choices=VARIANTS, help=argparse.SUPPRESS)
     args = parser.parse_args()
     for name in ("tickers", "years"):
         if getattr(args, name) < 1:
             parser.error(f"--{name} must be >= 1 (got {getattr(args, name)})")
-    marker = args.data / MARKER
-    if args.data.exists() and not args.data.is_dir():
-        parser.error(f"--data {args.data} is a file; give it a new or empty folder.")
-    if args.data.exists() and any(args.data.iterdir()) and not marker.exists():
-        parser.error(
-            f"--data {args.data} holds files this benchmark did not make; it deletes and "
-            "rewrites what is in its --data folder, so give it a new or empty folder."
-        )
-    args.data.mkdir(parents=True, exist_ok=True)
-    marker.touch()
+    claim_folder(parser, "--data", args.data)
+    if args.store is None:
+        args.store = args.data / "store"  # inside --data, so this script's own already
+        args.store.mkdir(exist_ok=True)
+        (args.store / MARKER).touch()
+    else:
+        claim_folder(parser, "--store", args.store)
 
     folder = args.data / "prices"
     rows = make_files(folder, args.tickers, args.years)
@@ -138,55 +163,80 @@ def main() -> None:
     def pandas_baseline():
         return sum(len(pd.read_csv(f)) for f in files)
 
-    store = args.data / "store"
+    store = args.store
+    tables = ("raw_prices", "price_quarantine")
+    first, last = pd.Timestamp(f"{2024 - args.years}-01-01"), pd.Timestamp("2023-12-31")
+    keys = pd.bdate_range(first, last).strftime("%Y-%m-%d")  # the asset's daily partitions
+
+    def clear_store():
+        for name in tables:
+            shutil.rmtree(store / name, ignore_errors=True)
 
     def floor():
-        tables = [pacsv.read_csv(f) for f in files]
-        table = pa.concat_tables(tables)
-        store.mkdir(parents=True, exist_ok=True)
+        table = pa.concat_tables([pacsv.read_csv(f) for f in files])
         pq.write_table(table, store / "floor.parquet")
         return table.num_rows
 
+    def layout_floor():
+        for name in tables:
+            schema = TABLE_SCHEMAS[name]
+            empty = pd.DataFrame({c: [] for c in ["date", *schema.names]})
+            write_partitions(store / name, empty, keys, schema)
+        return rows  # no row is read: the same count, for a rows/s beside the others
+
+    parts: dict[str, float] = {}  # finrnn's time, part by part
+
     def finrnn_ingest():
-        shutil.rmtree(store, ignore_errors=True)
-        first, last = pd.Timestamp(f"{2024 - args.years}-01-01"), pd.Timestamp("2023-12-31")
+        began = time.perf_counter()
         sessions = trading_sessions("XNYS", first, last)
         result = read_prices(folder, first, last, trading_days=sessions)
-        keys = pd.bdate_range(first, last).strftime("%Y-%m-%d")
-        write_partitions(store / "raw_prices", result.prices, keys, TABLE_SCHEMAS["raw_prices"])
-        quarantine = result.quarantine
-        write_partitions(
-            store / "price_quarantine", quarantine, keys, TABLE_SCHEMAS["price_quarantine"]
-        )
+        parts["read_prices"] = time.perf_counter() - began
+        for name, frame in (("raw_prices", result.prices), ("price_quarantine", result.quarantine)):
+            began = time.perf_counter()
+            write_partitions(store / name, frame, keys, TABLE_SCHEMAS[name])
+            parts[f"{name} files"] = time.perf_counter() - began
         assert result.rows_read == result.rows_accepted + result.rows_quarantined == rows
         return result.rows_read
 
-    variants = {"pandas": pandas_baseline, "floor": floor, "finrnn": finrnn_ingest}
+    variants = {
+        "pandas": pandas_baseline,
+        "floor": floor,
+        "layout": layout_floor,
+        "finrnn": finrnn_ingest,
+    }
     if args.only:
+        clear_store()
         variants[args.only]()
         print(f"{vm_hwm_mb():.1f}")
         return
     memory = {name: peak_rss_mb(args, name) for name in variants}
     seconds = {}
     for name, fn in variants.items():
+        clear_store()  # untimed: every variant writes into an empty store
         counted, seconds[name] = timed(fn)
         assert counted == rows, (name, counted, rows)
 
-    print(f"{os.cpu_count()} CPU cores")
-    print(f"{'':42}{'rows/s':>12}{'seconds':>10}{'peak RSS MB':>13}{'vs pandas':>11}")
+    print(f"{os.cpu_count()} CPU cores; store in {store}")
+    print(f"{'':46}{'rows/s':>12}{'seconds':>10}{'peak RSS MB':>13}{'vs pandas':>11}")
     labels = {
         "pandas": "pandas.read_csv (read only)",
         "floor": "floor: pyarrow read + 1 Parquet file",
+        "layout": f"layout floor: {len(tables)} x {len(keys):,} day files, no rows",
         "finrnn": "finrnn ingest (read+check+write)",
     }
     for name, label in labels.items():
         ratio = seconds["pandas"] / seconds[name]
         print(
-            f"{label:42}{rows / seconds[name]:>12,.0f}{seconds[name]:>10.2f}"
+            f"{label:46}{rows / seconds[name]:>12,.0f}{seconds[name]:>10.2f}"
             f"{memory[name]:>13,.0f}{ratio:>10.2f}x"
         )
     print(
         f"ratio finrnn / pandas rows/s: {seconds['pandas'] / seconds['finrnn']:.2f}x (target >= 3x)"
+    )
+    print("finrnn part by part: " + ", ".join(f"{k} {v:.2f} s" for k, v in parts.items()))
+    print(
+        "the most any ingest into this layout can reach here (its files alone): "
+        f"{seconds['pandas'] / seconds['layout']:.2f}x"
     )
 
 
