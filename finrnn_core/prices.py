@@ -371,11 +371,18 @@ def read_prices(
     long["anchor_date"] = anchor[keep].to_numpy()
     rows_read = len(long)
 
-    unsorted = _unsorted_tickers(long)
+    # Tickers as integer codes in sorted order, made once: the sort, the unsorted and duplicate
+    # checks, the jump flags and the missing sessions all work on them (each factorized the
+    # 2.5M strings again before). As int64, NaT is the smallest day: undated rows sort first.
+    codes, uniques = pd.factorize(long["ticker"], sort=True)
+    ticker_names = np.asarray(uniques, dtype=object)  # the ticker of each code
+    days = long["date"].to_numpy(dtype="datetime64[ns]").view(np.int64)
+    unsorted = _unsorted_tickers(codes, days, long["date"].notna().to_numpy())
     if unsorted:
         repairs["tickers_sorted_by_date"] += unsorted
-    long = long.sort_values(["ticker", "date"], kind="stable", na_position="first")
-    long = long.reset_index(drop=True)
+    order = np.lexsort((days, codes))  # stable: by ticker, then date, then as read
+    long = long.take(order).reset_index(drop=True)
+    codes, days = codes[order], days[order]
 
     _apply_splits(long, list(splits), repairs)
 
@@ -392,11 +399,15 @@ def read_prices(
     long.loc[other, "column"] = long.loc[other, "other_column"]
     long.loc[other, "raw_value"] = long.loc[other, "other_raw_value"]
     usable = reason.isna()
-    duplicated = long[usable].duplicated(["ticker", "date"], keep="first")
-    reason[duplicated[duplicated].index] = "duplicate_date"
+    # Rows are sorted by (ticker, date), so a usable row repeating the previous usable row's
+    # key is a duplicate; the first one read is kept.
+    kept = np.flatnonzero(usable.to_numpy())
+    repeat = (codes[kept][1:] == codes[kept][:-1]) & (days[kept][1:] == days[kept][:-1])
+    duplicated = kept[1:][repeat]
+    reason[duplicated] = "duplicate_date"
     across: dict[str, list[str]] = {}
-    if int(duplicated.sum()):
-        repairs["duplicate_rows_dropped"] += int(duplicated.sum())
+    if len(duplicated):
+        repairs["duplicate_rows_dropped"] += len(duplicated)
         # Only when there are duplicates: which tickers got them from more than one file.
         candidates = long[usable]
         twins = candidates[candidates.duplicated(["ticker", "date"], keep=False)]
@@ -409,6 +420,7 @@ def read_prices(
                 )
 
     bad = reason.notna()
+    price_codes = codes[~bad.to_numpy()]
     quarantine = long.loc[bad].assign(reason=reason[bad].astype(str))
     no_raw = quarantine["raw_value"].isna()
     quarantine.loc[no_raw, "raw_value"] = [_render(v) for v in quarantine.loc[no_raw, "adj_close"]]
@@ -433,8 +445,8 @@ def read_prices(
         quarantine=quarantine,
         rows_read=rows_read,
         repairs=dict(sorted(repairs.items())),
-        flags=_flag_jumps(prices, jump_threshold),
-        missing_sessions=_missing_sessions(prices, sessions),
+        flags=_flag_jumps(prices, price_codes, jump_threshold),
+        missing_sessions=_missing_sessions(prices, price_codes, ticker_names, sessions),
         files=[str(p) for p in files],
         files_skipped=skipped,
         folders_skipped=folders,
@@ -984,23 +996,24 @@ def _apply_splits(long: pd.DataFrame, splits: list[Split], repairs: Counter[str]
             repairs["rows_split_adjusted"] += int(before.sum())
 
 
-def _unsorted_tickers(long: pd.DataFrame) -> int:
-    """How many tickers have their dated rows out of date order, in the order they were read."""
-    dated = long["date"].notna().to_numpy()
-    codes = pd.factorize(long["ticker"])[0][dated]
-    days = long["date"].to_numpy(dtype="datetime64[ns]")[dated]
+def _unsorted_tickers(codes: np.ndarray, days: np.ndarray, dated: np.ndarray) -> int:
+    """How many tickers have their dated rows out of date order, in the order they were read.
+
+    ``codes`` are the rows' ticker codes and ``days`` their dates, in read order.
+    """
+    codes, days = codes[dated], days[dated]
     order = np.argsort(codes, kind="stable")  # each ticker's rows together, in read order
     codes, days = codes[order], days[order]
     down = (codes[1:] == codes[:-1]) & (days[1:] < days[:-1])
     return len(np.unique(codes[1:][down]))
 
 
-def _flag_jumps(prices: pd.DataFrame, threshold: float) -> pd.DataFrame:
-    """Suspected splits in ``prices`` (sorted by ticker, then date): big one-day moves."""
+def _flag_jumps(prices: pd.DataFrame, codes: np.ndarray, threshold: float) -> pd.DataFrame:
+    """Suspected splits in ``prices`` (sorted by ticker, then date; ``codes`` its rows' ticker
+    codes): big one-day moves."""
     if prices.empty:
         return pd.DataFrame(columns=list(FLAG_COLUMNS))
     log_price = np.log(prices["adj_close"].to_numpy(dtype=float))
-    codes = pd.factorize(prices["ticker"])[0]
     jump = np.full(len(prices), np.nan)
     jump[1:] = np.where(codes[1:] == codes[:-1], np.diff(log_price), np.nan)
     with np.errstate(invalid="ignore"):
@@ -1011,12 +1024,27 @@ def _flag_jumps(prices: pd.DataFrame, threshold: float) -> pd.DataFrame:
     return flagged[list(FLAG_COLUMNS)].reset_index(drop=True)
 
 
-def _missing_sessions(prices: pd.DataFrame, sessions: pd.DatetimeIndex | None) -> dict[str, int]:
+def _missing_sessions(
+    prices: pd.DataFrame,
+    codes: np.ndarray,
+    names: np.ndarray,
+    sessions: pd.DatetimeIndex | None,
+) -> dict[str, int]:
+    """Sessions missing inside each ticker's history, for tickers missing any.
+
+    ``prices`` is sorted by ticker, then date, one row per (ticker, date); ``codes`` are its
+    rows' positions in ``names`` (-1 for a missing ticker, which has no history).
+    """
     if sessions is None or prices.empty:
         return {}
-    spans = prices.groupby("ticker", sort=True)["date"].agg(["min", "max", "nunique"])
+    has_ticker = codes >= 0
+    codes = codes[has_ticker]
+    dates = prices["date"].to_numpy(dtype="datetime64[ns]")[has_ticker]
+    if not len(codes):
+        return {}
+    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+    ends = np.r_[starts[1:], len(codes)] - 1  # each ticker's last row
     days = np.sort(sessions.to_numpy(dtype="datetime64[ns]"))
-    inside = np.searchsorted(days, spans["max"].to_numpy(dtype="datetime64[ns]"), "right")
-    inside -= np.searchsorted(days, spans["min"].to_numpy(dtype="datetime64[ns]"), "left")
-    gaps = inside - spans["nunique"].to_numpy()
-    return {str(t): int(g) for t, g in zip(spans.index, gaps, strict=True) if g > 0}
+    inside = np.searchsorted(days, dates[ends], "right") - np.searchsorted(days, dates[starts])
+    gaps = inside - (ends - starts + 1)
+    return {str(names[c]): int(g) for c, g in zip(codes[starts], gaps, strict=True) if g > 0}

@@ -634,3 +634,32 @@ def test_duplicates_in_two_files_on_different_dates_are_not_across_files(tmp_pat
     result = read_prices(tmp_path)
     assert result.quarantined_by_reason() == {"duplicate_date": 2}
     assert result.duplicates_across_files == {}
+
+
+def test_whole_table_checks_agree_on_tickers_from_several_files(tmp_path):
+    # One table through every check that works on ticker codes: the sort, the unsorted and
+    # duplicate counts, the files a duplicate came from, the jump flags, the missing sessions.
+    first = write(
+        tmp_path,
+        "2020.csv",
+        "date,ticker,close\n2021-03-02,A,2\n2021-03-01,A,1.8\n2021-03-01,Zürich,5\n"
+        "2021-03-03,Zürich,6\n",
+    )
+    second = write(
+        tmp_path,
+        "2021.csv",
+        "date,ticker,close\n2021-03-02,A,9\n2021-03-04,A,30\n2021-03-01,B,7\n2021-03-04,B,8\n",
+    )
+    result = read_prices(tmp_path, trading_days=pd.bdate_range("2021-03-01", "2021-03-05"))
+    assert balanced(result)
+    assert list(zip(result.prices["ticker"], result.prices["date"].dt.day, strict=True)) == [
+        ("A", 1), ("A", 2), ("A", 4), ("B", 1), ("B", 4), ("Zürich", 1), ("Zürich", 3),
+    ]  # fmt: skip
+    assert closes(result, "A") == {"2021-03-01": 1.8, "2021-03-02": 2, "2021-03-04": 30}
+    assert result.quarantined_by_reason() == {"duplicate_date": 1}
+    assert result.duplicates_across_files == {"A": [str(first), str(second)]}
+    assert result.repairs == {"duplicate_rows_dropped": 1, "tickers_sorted_by_date": 1}
+    assert result.missing_sessions == {"A": 1, "B": 2, "Zürich": 1}
+    assert result.flags[["ticker", "kind", "value"]].values.tolist() == [
+        ["A", "suspected_split", 15.0]
+    ]
