@@ -109,15 +109,42 @@ def peak_rss_mb(args: argparse.Namespace, variant: str) -> float:
 VARIANTS = ("pandas", "floor", "layout", "finrnn")
 
 
-def claim_folder(parser: argparse.ArgumentParser, flag: str, folder: Path) -> None:
-    """Make ``folder`` this script's own, refusing one that holds files it did not make."""
-    if folder.exists() and not folder.is_dir():
-        parser.error(f"{flag} {folder} is a file; give it a new or empty folder.")
-    if folder.exists() and any(folder.iterdir()) and not (folder / MARKER).exists():
+TABLES = ("raw_prices", "price_quarantine")  # the store's tables, deleted before every run
+
+
+def check_folder(parser: argparse.ArgumentParser, flag: str, folder: Path) -> None:
+    """Refuse a ``folder`` that is a file, lies under one, or holds files this script did not
+    make (it deletes and rewrites what is in its folders)."""
+    for place in (folder, *folder.parents):
+        if place.exists() and not place.is_dir():
+            parser.error(f"{flag} {folder}: {place} is a file; give a new or empty folder.")
+    if folder.is_dir() and any(folder.iterdir()) and not (folder / MARKER).exists():
         parser.error(
             f"{flag} {folder} holds files this benchmark did not make; it deletes and "
             f"rewrites what is in its {flag} folder, so give it a new or empty folder."
         )
+
+
+def check_apart(parser: argparse.ArgumentParser, data: Path, store: Path) -> None:
+    """Refuse a store inside the generated prices (regenerated, and read as price files) and
+    a --data folder inside a store table (deleted every run)."""
+    data, store = data.resolve(), store.resolve()
+    prices = data / "prices"
+    if store == prices or prices in store.parents:
+        parser.error(
+            f"--store {store} is inside the generated price files {prices}; "
+            "give a folder outside it."
+        )
+    for table in TABLES:
+        if data == store / table or (store / table) in data.parents:
+            parser.error(
+                f"--data {data} is inside the store's {table} table, which every run "
+                "deletes; give a folder outside it."
+            )
+
+
+def claim_folder(folder: Path) -> None:
+    """Make ``folder`` (already checked) this script's own."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / MARKER).touch()
 
@@ -145,13 +172,14 @@ def main() -> None:
     for name in ("tickers", "years"):
         if getattr(args, name) < 1:
             parser.error(f"--{name} must be >= 1 (got {getattr(args, name)})")
-    claim_folder(parser, "--data", args.data)
+    check_folder(parser, "--data", args.data)
     if args.store is None:
         args.store = args.data / "store"  # inside --data, so this script's own already
-        args.store.mkdir(exist_ok=True)
-        (args.store / MARKER).touch()
     else:
-        claim_folder(parser, "--store", args.store)
+        check_folder(parser, "--store", args.store)
+        check_apart(parser, args.data, args.store)
+    claim_folder(args.data)
+    claim_folder(args.store)
 
     folder = args.data / "prices"
     rows = make_files(folder, args.tickers, args.years)
@@ -164,7 +192,7 @@ def main() -> None:
         return sum(len(pd.read_csv(f)) for f in files)
 
     store = args.store
-    tables = ("raw_prices", "price_quarantine")
+    tables = TABLES
     first, last = pd.Timestamp(f"{2024 - args.years}-01-01"), pd.Timestamp("2023-12-31")
     keys = pd.bdate_range(first, last).strftime("%Y-%m-%d")  # the asset's daily partitions
 
