@@ -212,9 +212,10 @@ def write_partitions(
     days, starts, counts = np.unique(np.sort(day, kind="stable"), True, False, True)
     stray = np.setdiff1d(days, wanted)
     if len(stray):
+        being_written = f"{keys[0]}..{keys[-1]}" if keys else "none"
         raise DataError(
             f"Rows dated {[str(d) for d in stray[:3]]} are outside the partitions being written "
-            f"to {str(table_dir)!r} ({keys[0]}..{keys[-1]})."
+            f"to {str(table_dir)!r} ({being_written})."
         )
     missing = [name for name in schema.names if name not in frame.columns]
     if missing:
@@ -236,7 +237,7 @@ def write_partitions(
             written.append(_write_file(Path(table_dir) / f"date={isos[i]}", part))
         return written
 
-    workers = max(1, min(threads, len(keys)))
+    workers = max(1, min(int(threads), len(keys)))
     bounds = [len(keys) * w // workers for w in range(workers + 1)]
     runs = [range(a, b) for a, b in zip(bounds, bounds[1:], strict=False)]
     with ThreadPoolExecutor(max_workers=workers) as pool:

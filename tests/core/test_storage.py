@@ -207,3 +207,8 @@ def test_a_partition_key_with_a_time_of_day_still_gets_its_rows(tmp_path):
     (path,) = write_partitions(table, frame, ["2021-03-01T00:00:00"], SCHEMA)
     assert path.parent.name == "date=2021-03-01"
     assert pq.read_table(path).num_rows == 3  # not an empty day: the rows were not dropped
+
+
+def test_rows_with_no_partitions_to_write_are_refused_by_name(tmp_path):
+    with pytest.raises(DataError, match=r"Rows dated \['2021-03-01'\] are outside .* \(none\)"):
+        write_partitions(tmp_path / "predictions", rows("2021-03-01"), [], SCHEMA)
