@@ -57,6 +57,7 @@ QUARANTINE_REASONS = (
     "non_finite_price",
     "non_positive_price",
     "negative_volume",
+    "missing_ticker",
     "duplicate_date",
 )
 
@@ -388,7 +389,7 @@ def read_prices(
 
     reason = pd.Series(pd.NA, index=long.index, dtype="object")
     reason[long["date"].isna()] = "unparseable_date"
-    sessions = pd.DatetimeIndex(trading_days) if trading_days is not None else None
+    sessions = _session_days(trading_days) if trading_days is not None else None
     if sessions is not None:
         reason[reason.isna() & ~long["date"].isin(sessions)] = "non_trading_day"
     reason[reason.isna() & long["adj_close"].isna()] = "missing_price"
@@ -398,6 +399,10 @@ def read_prices(
     reason[other] = long.loc[other, "other_reason"]
     long.loc[other, "column"] = long.loc[other, "other_column"]
     long.loc[other, "raw_value"] = long.loc[other, "other_raw_value"]
+    # A row that is otherwise fine but has an empty ticker cell (long tables): accepted, rows
+    # of several tickers would be pooled into one history named ''.
+    blank = np.array([not str(t).strip() for t in ticker_names] + [True])  # last: code -1
+    reason[reason.isna() & blank[codes]] = "missing_ticker"
     usable = reason.isna()
     # Rows are sorted by (ticker, date), so a usable row repeating the previous usable row's
     # key is a duplicate; the first one read is kept.
@@ -994,6 +999,16 @@ def _apply_splits(long: pd.DataFrame, splits: list[Split], repairs: Counter[str]
                 long.loc[before, col] = long.loc[before, col] / split.ratio
             long.loc[before, "volume"] = long.loc[before, "volume"] * split.ratio
             repairs["rows_split_adjusted"] += int(before.sum())
+
+
+def _session_days(trading_days: Iterable) -> pd.DatetimeIndex:
+    """The sessions as days, each once. A session given with a time of day (an open at 09:30)
+    or a time zone is its own calendar day; a session listed twice is one session (it used to
+    count as a missing day twice, and a time of day made every row a non-trading day)."""
+    days = pd.DatetimeIndex(trading_days)
+    if days.tz is not None:
+        days = days.tz_localize(None)
+    return days.normalize().unique().sort_values()
 
 
 def _unsorted_tickers(codes: np.ndarray, days: np.ndarray, dated: np.ndarray) -> int:

@@ -663,3 +663,36 @@ def test_whole_table_checks_agree_on_tickers_from_several_files(tmp_path):
     assert result.flags[["ticker", "kind", "value"]].values.tolist() == [
         ["A", "suspected_split", 15.0]
     ]
+
+
+@pytest.mark.parametrize(
+    "sessions",
+    [
+        pd.DatetimeIndex(["2021-03-01", "2021-03-02", "2021-03-02", "2021-03-03"]),  # listed twice
+        pd.bdate_range("2021-03-01", "2021-03-03") + pd.Timedelta("9h30min"),  # opening times
+        pd.bdate_range("2021-03-01", "2021-03-03", tz="UTC"),  # aware session labels
+    ],
+)
+def test_sessions_are_days_each_counted_once(tmp_path, sessions):
+    path = write(tmp_path, "X.csv", "Date,Close\n2021-03-01,1\n2021-03-03,2\n")
+    result = read_prices(path, trading_days=sessions)
+    assert result.rows_accepted == 2
+    assert result.quarantined_by_reason() == {}
+    assert result.missing_sessions == {"X": 1}  # 2021-03-02, once
+
+
+def test_rows_without_a_ticker_are_quarantined_not_pooled(tmp_path):
+    path = write(
+        tmp_path,
+        "long.csv",
+        "date,ticker,close\n2021-03-01,A,1\n2021-03-01,,2\n2021-03-02, ,3\n2021-03-02,A,4\n",
+    )
+    result = read_prices(path)
+    assert balanced(result)
+    assert closes(result, "A") == {"2021-03-01": 1, "2021-03-02": 4}
+    assert set(result.prices["ticker"]) == {"A"}
+    q = result.quarantine
+    assert q["reason"].tolist() == ["missing_ticker", "missing_ticker"]
+    assert q["ticker"].tolist() == ["", " "]  # as written
+    assert q["raw_value"].tolist() == ["2", "3"]
+    assert q["row_number"].tolist() == [3, 4]
