@@ -399,8 +399,8 @@ def read_prices(
     reason[other] = long.loc[other, "other_reason"]
     long.loc[other, "column"] = long.loc[other, "other_column"]
     long.loc[other, "raw_value"] = long.loc[other, "other_raw_value"]
-    # A row that is otherwise fine but has an empty ticker cell (long tables): accepted, rows
-    # of several tickers would be pooled into one history named ''.
+    # A row that is otherwise fine but has an empty ticker cell (long tables) is quarantined:
+    # accepted, such rows of several tickers would be pooled into one history named ''.
     blank = np.array([not str(t).strip() for t in ticker_names] + [True])  # last: code -1
     reason[reason.isna() & blank[codes]] = "missing_ticker"
     usable = reason.isna()
@@ -1048,15 +1048,11 @@ def _missing_sessions(
     """Sessions missing inside each ticker's history, for tickers missing any.
 
     ``prices`` is sorted by ticker, then date, one row per (ticker, date); ``codes`` are its
-    rows' positions in ``names`` (-1 for a missing ticker, which has no history).
+    rows' positions in ``names`` (a row without a ticker is quarantined, never in ``prices``).
     """
     if sessions is None or prices.empty:
         return {}
-    has_ticker = codes >= 0
-    codes = codes[has_ticker]
-    dates = prices["date"].to_numpy(dtype="datetime64[ns]")[has_ticker]
-    if not len(codes):
-        return {}
+    dates = prices["date"].to_numpy(dtype="datetime64[ns]")
     starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
     ends = np.r_[starts[1:], len(codes)] - 1  # each ticker's last row
     days = np.sort(sessions.to_numpy(dtype="datetime64[ns]"))
