@@ -1,6 +1,7 @@
 """The README's code runs as written."""
 
 import re
+import tempfile
 
 import numpy as np
 
@@ -15,6 +16,9 @@ def _python_block_after(marker: str) -> str:
 
 def test_the_notebook_example_runs_as_written(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
+    # The example's temporary folders (its own and a model's default model_dir) land here,
+    # not in /tmp, where each test run would leave ~40 MB behind.
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     code = _python_block_after("`show_status` and `show_graph` report. In a notebook:")
     names: dict = {}
     exec(compile(code, "README.md", "exec"), names)  # noqa: S102

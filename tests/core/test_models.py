@@ -632,6 +632,18 @@ def test_constructor_rejects_invalid_values_by_name(tmp_path, override, match) -
         LSTM(**kwargs)
 
 
+def test_a_refused_constructor_leaves_no_folder(tmp_path, monkeypatch) -> None:
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    for bad in ({"mixed_precision": "fp16"}, {"strategy": object()}, {"strict_device": 1}):
+        with pytest.raises(ConfigError):
+            LSTM(**TINY, **bad)
+    assert os.listdir(tmp_path) == []
+    LSTM(**TINY)  # the default model_dir is made once the arguments are accepted
+    assert [p.name[: len("finrnn_lstm_")] for p in tmp_path.iterdir()] == ["finrnn_lstm_"]
+
+
 def test_base_class_is_abstract(tmp_path) -> None:
     with pytest.raises(TypeError, match="RecurrentModel is abstract"):
         RecurrentModel(model_dir=tmp_path)
@@ -917,10 +929,27 @@ def test_show_status(trained_lstm, capsys) -> None:
     assert '"epochs_trained": 10' in capsys.readouterr().out
 
 
-def test_show_graph_writes_summary_and_graph_event(tmp_path) -> None:
+def _graph_events(log_dir) -> list:
+    """The GraphDefs in `log_dir`'s event files, as TensorBoard's Graphs tab reads them."""
     import tensorflow as tf
     from tensorflow.core.util import event_pb2
 
+    graphs = []
+    for name in sorted(os.listdir(log_dir)):
+        if name.startswith("events.out.tfevents"):
+            for record in tf.data.TFRecordDataset(os.path.join(log_dir, name)):
+                event = event_pb2.Event.FromString(record.numpy())
+                if event.graph_def:
+                    graphs.append(tf.compat.v1.GraphDef.FromString(event.graph_def))
+    return graphs
+
+
+def _graph_text(graph) -> str:
+    nodes = list(graph.node) + [n for f in graph.library.function for n in f.node_def]
+    return " ".join(f"{n.op} {n.name}" for n in nodes)
+
+
+def test_show_graph_writes_summary_and_graph_event(tmp_path) -> None:
     model = RNN(model_dir=tmp_path, log_dir=tmp_path / "logs", **TINY)
     log_dir = model.show_graph()
 
@@ -929,19 +958,36 @@ def test_show_graph_writes_summary_and_graph_event(tmp_path) -> None:
     assert "rnn_0 (SimpleRNN)" in summary and "output (Dense)" in summary
     event_files = [f for f in os.listdir(log_dir) if f.startswith("events.out.tfevents")]
     assert len(event_files) == 1
-    records = tf.data.TFRecordDataset(os.path.join(log_dir, event_files[0]))
-    events = [event_pb2.Event.FromString(r.numpy()) for r in records]
-    graphs = [
-        v
-        for e in events
-        for v in e.summary.value
-        if v.metadata.plugin_data.plugin_name == "graph_run_metadata_graph"
-    ]
-    assert [v.tag for v in graphs] == ["rnn_graph"]
-    assert b"MatMul" in graphs[0].tensor.string_val[0]
+    (graph,) = _graph_events(log_dir)
+    text = _graph_text(graph)
+    assert "MatMul" in text and "rnn_0" in text and "output" in text
     # What a notebook shows for the returned path.
     assert "rnn_0 (SimpleRNN)" in log_dir._repr_html_()
     assert "tensorboard --logdir" in log_dir._repr_html_()
+
+
+def test_show_graph_holds_only_its_own_model(tmp_path, data) -> None:
+    """A second show_graph in a process does not also export what ran since the first.
+
+    Written with tf.summary.trace_on/trace_export, the second graph event carried the GRU's
+    training functions too: 3.5 MB here, 40 MB after a test session.
+    """
+    X, y = data
+    RNN(model_dir=tmp_path / "rnn", **TINY).show_graph()
+    gru = GRU(model_dir=tmp_path / "gru", **TINY)
+    gru.train(batch_X=X, batch_y=y, epoch_end=2)
+    log_dir = LSTM(model_dir=tmp_path / "lstm", **TINY).show_graph()
+
+    size = sum(
+        os.path.getsize(os.path.join(log_dir, f))
+        for f in os.listdir(log_dir)
+        if f.startswith("events.out.tfevents")
+    )
+    assert size < 500_000, size
+    (graph,) = _graph_events(log_dir)
+    text = _graph_text(graph)
+    assert "lstm_0" in text
+    assert "gru" not in text.lower() and "rnn_0" not in text
 
 
 def _scalars(log_dir) -> dict[str, list[tuple[int, float]]]:

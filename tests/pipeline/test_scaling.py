@@ -68,6 +68,7 @@ def _step(name: str, hold_s: float, train: bool, pool: str | None) -> dg.AssetsD
                     seed=1,
                     device="cpu",
                     inner_iteration=1,
+                    model_dir=Path(record.folder) / f"{name}_model",
                 )
                 loss = model.train(batch_X=X, batch_y=X[:, -1, :1], epoch_end=1)[
                     "all_losses_per_epoch"
