@@ -67,6 +67,40 @@ def _check_int(name: str, value: Any, minimum: int) -> int:
     return int(value)
 
 
+def _read_saved_config(path: str) -> ModelConfig:
+    """The `ModelConfig` a checkpoint folder's `<model_id>.config.json` holds, every field set.
+
+    A missing field is refused rather than defaulted: a default `n_states` would make a
+    checkpoint of another size look like a mismatch, or fail to restore with shape errors.
+
+    Raises:
+        One of `_SAVED_CONFIG_ERRORS`; the callers name the file.
+    """
+    with open(path, encoding="utf-8") as f:
+        values = json.load(f)
+    if isinstance(values, dict):  # anything else is refused by from_dict, by name
+        values.pop("epochs_trained", None)
+        missing = sorted({f.name for f in dataclasses.fields(ModelConfig)} - set(values))
+        if missing:
+            raise ConfigError(f"it lacks the field(s) {missing}")
+    return ModelConfig.from_dict(values)
+
+
+_SAVED_CONFIG_ERRORS = (OSError, json.JSONDecodeError, ConfigError, AttributeError)
+
+
+def _check_bool(name: str, value: Any) -> bool:
+    if not isinstance(value, bool | np.bool_):
+        raise ConfigError(f"`{name}` must be True or False. Received: {name}={value!r}")
+    return bool(value)
+
+
+def _check_path(name: str, value: Any) -> str | None:
+    if value is not None and not isinstance(value, str | os.PathLike):
+        raise ConfigError(f"`{name}` must be a path or None. Received: {name}={value!r}")
+    return None if value is None else os.fspath(value)
+
+
 def _check_finite(arr: np.ndarray, name: str, axes: tuple[str, ...]) -> None:
     """Raises `DataError` naming the first non-finite entry of `arr` by its index on `axes`."""
     bad = ~np.isfinite(arr)
@@ -189,9 +223,8 @@ class RecurrentModel:
             seed=seed,
             model_id=model_id,
         )
-        for name, value in (("model_dir", model_dir), ("log_dir", log_dir)):
-            if value is not None and not isinstance(value, str | os.PathLike):
-                raise ConfigError(f"`{name}` must be a path or None. Received: {name}={value!r}")
+        model_dir = _check_path("model_dir", model_dir)
+        log_dir = _check_path("log_dir", log_dir)
         if not isinstance(strict_device, bool):
             raise ConfigError(
                 f"`strict_device` must be True or False. Received: strict_device={strict_device!r}"
@@ -216,9 +249,15 @@ class RecurrentModel:
         # Folders last: a constructor that refuses its arguments leaves nothing behind.
         if model_dir is None:
             model_dir = tempfile.mkdtemp(prefix=f"finrnn_{self._config.model_id}_")
-        self._model_dir = os.fspath(model_dir)
-        os.makedirs(self._model_dir, exist_ok=True)
-        self._log_dir = os.fspath(log_dir) if log_dir is not None else None
+        try:
+            os.makedirs(model_dir, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(
+                f"`model_dir` must be a folder that can be created. Received: "
+                f"model_dir={model_dir!r} ({exc.strerror or exc})"
+            ) from exc
+        self._model_dir = model_dir
+        self._log_dir = log_dir
         self._trained = False
         self._last_metrics: dict[str, float] = {}
         self._last_checkpoint: str | None = None
@@ -677,7 +716,10 @@ class RecurrentModel:
             restore_model: Continue from the current weights; a model not yet trained
                 or restored first restores the newest readable
                 `<model_id>_epoch_<n>.ckpt` in `model_dir`, so re-running a killed
-                script resumes after its last completed epoch. `False` resets the
+                script resumes after its last completed epoch (when checkpoints are
+                there but none can be read, it raises rather than overwrite them).
+                Training on from an earlier epoch deletes this model id's checkpoints
+                of later epochs, which no longer follow from it. `False` resets the
                 weights and optimiser, deletes this model id's earlier checkpoints in
                 `model_dir` (so no later run resumes from an epoch of the old run) and
                 trains from scratch. Defaults to `True`.
@@ -705,7 +747,9 @@ class RecurrentModel:
                 message names the batch, row, time step and feature). Every
                 `data_feeder` batch is checked before the first optimiser step.
             CheckpointError: If `pre_trained_model`, or a checkpoint found in
-                `model_dir` when resuming, does not match this model.
+                `model_dir` when resuming, does not match this model, or none of
+                the checkpoints found can be read. A refused call changes neither
+                the model nor the files in `model_dir`.
             TrainingDivergedError: If the loss becomes NaN or infinite. No
                 checkpoint is written for that epoch and the model is rolled back
                 to its last good checkpoint. Any other error during an epoch
@@ -713,9 +757,14 @@ class RecurrentModel:
         """
         import tensorflow as tf
 
+        # Every argument is checked before anything is reset, restored or deleted: a refused
+        # call leaves the model and its checkpoints as they were.
         batches = self._batches(batch_X, batch_y, in_sample_size, data_feeder)
         epoch_end = _check_int("epoch_end", epoch_end, 1)
         display_step = _check_int("display_step", display_step, 1)
+        restore_model = _check_bool("restore_model", restore_model)
+        return_weights = _check_bool("return_weights", return_weights)
+        pre_trained_model = _check_path("pre_trained_model", pre_trained_model)
         if callback is not None and not callable(callback):
             raise ConfigError(f"`callback` must be callable. Received: callback={callback!r}")
         if epoch_prev is not None:
@@ -724,31 +773,31 @@ class RecurrentModel:
             # Every batch is checked before the first step, so bad data never half-trains.
             for _ in batches():
                 pass
-
-        resumed_from = None
-        if not restore_model:
-            self._build()
-            self._trained = False
-            self._last_metrics = {}
-            self._last_checkpoint = None
-            if pre_trained_model is None:
-                self._remove_checkpoints()
         if pre_trained_model is not None:
-            self.restore(pre_trained_model)
-        elif restore_model and not self._trained:
-            resumed_from = self._resume_from_model_dir()
-        if epoch_prev is None:
-            epoch_prev = self.epochs_trained
-        if epoch_end <= epoch_prev:
-            hint = (
-                f" ({resumed_from!r} was restored; pass restore_model=False to start over)"
-                if resumed_from
-                else ""
-            )
-            raise ConfigError(
-                f"`epoch_end` must be > epoch_prev={epoch_prev}{hint}. "
-                f"Received: epoch_end={epoch_end}"
-            )
+            self._check_checkpoint(pre_trained_model)
+        elif not restore_model:
+            self._check_epochs(epoch_end, 0 if epoch_prev is None else epoch_prev, None)
+
+        before = (self._last_checkpoint, self._trained, dict(self._last_metrics))
+        try:
+            resumed_from = None
+            if not restore_model:
+                self._build()
+                self._trained = False
+                self._last_metrics = {}
+                self._last_checkpoint = None
+            if pre_trained_model is not None:
+                self.restore(pre_trained_model)
+            elif restore_model and not self._trained:
+                resumed_from = self._resume_from_model_dir()
+            if epoch_prev is None:
+                epoch_prev = self.epochs_trained
+            self._check_epochs(epoch_end, epoch_prev, resumed_from)
+        except BaseException:
+            self._put_back(*before)
+            raise
+        if not restore_model and pre_trained_model is None:
+            self._remove_checkpoints()
 
         steps = tf.constant(self._config.inner_iteration, tf.int32)
         history: dict[str, list[Any]] = {
@@ -819,6 +868,33 @@ class RecurrentModel:
         if return_weights:
             result.update(self.weights())
         return result
+
+    @staticmethod
+    def _check_epochs(epoch_end: int, epoch_prev: int, resumed_from: str | None) -> None:
+        if epoch_end <= epoch_prev:
+            hint = (
+                f" (the newest checkpoint in model_dir, {resumed_from!r}, is at epoch "
+                f"{epoch_prev}; pass a larger epoch_end, or restore_model=False to start over)"
+                if resumed_from
+                else ""
+            )
+            raise ConfigError(
+                f"`epoch_end` must be > epoch_prev={epoch_prev}{hint}. "
+                f"Received: epoch_end={epoch_end}"
+            )
+
+    def _put_back(
+        self, checkpoint: str | None, trained: bool, last_metrics: dict[str, float]
+    ) -> None:
+        """Returns the model to the state a refused `train` call found it in."""
+        if (checkpoint, trained) == (self._last_checkpoint, self._trained):
+            return
+        if checkpoint is None:
+            self._build()
+        else:
+            with self._placement():
+                self._checkpoint.read(checkpoint).assert_existing_objects_matched()
+        self._last_checkpoint, self._trained, self._last_metrics = checkpoint, trained, last_metrics
 
     def _train_epoch(
         self, batches: Callable[[], Iterator[tuple[Any, ...]]], steps: Any, epoch: int, lr: float
@@ -895,6 +971,7 @@ class RecurrentModel:
             ),
             reverse=True,
         )
+        failures: list[str] = []
         for epoch, prefix in found:
             try:
                 self.restore(prefix)
@@ -908,9 +985,18 @@ class RecurrentModel:
                 logger.warning(
                     "Skipping unreadable checkpoint %s (epoch %d): %s", prefix, epoch, exc
                 )
+                failures.append(f"epoch {epoch}: {exc}")
                 continue
             logger.info("%s resumes after epoch %d from %s", model_id, epoch, prefix)
             return prefix
+        if failures:
+            # Training from scratch would overwrite them: a missing config or a damaged copy
+            # must not cost the user the epochs they hold.
+            raise CheckpointError(
+                f"{model_id}: `model_dir` {self._model_dir!r} holds {len(failures)} checkpoint(s) "
+                f"of this model and none can be restored ({'; '.join(failures[:3])}). Repair "
+                "or move them, or pass restore_model=False to delete them and start over."
+            )
         return None
 
     def _remove_checkpoints(self) -> None:
@@ -978,8 +1064,35 @@ class RecurrentModel:
 
     # --------------------------------------------------------------- checkpoints
 
+    def _drop_later_epochs(self, epoch: int) -> None:
+        """Deletes this model id's checkpoints of epochs after `epoch` in `model_dir`.
+
+        They are left from an earlier run that went further than the checkpoint this run
+        continued from; kept, the next resume would pick the old run's last epoch while
+        `latest` and the saved config say this run's.
+        """
+        pattern = re.compile(rf"^{re.escape(str(self._config.model_id))}_epoch_(\d+)\.ckpt\.")
+        later = {}
+        for name in os.listdir(self._model_dir):
+            match = pattern.match(name)
+            if match and int(match[1]) > epoch:
+                later.setdefault(int(match[1]), []).append(name)
+        for names in later.values():
+            for name in names:
+                os.remove(os.path.join(self._model_dir, name))
+        if later:
+            logger.warning(
+                "%s: deleted the checkpoints of epoch(s) %s in %s, left by an earlier run; "
+                "this run continues from epoch %d, so they no longer follow from it",
+                self._config.model_id,
+                ", ".join(map(str, sorted(later))),
+                self._model_dir,
+                epoch - 1,
+            )
+
     def _write_checkpoints(self, epoch: int) -> None:
         try:
+            self._drop_later_epochs(epoch)
             self._checkpoint.write(self._prefix(f"epoch_{epoch}"))
             self._last_checkpoint = self._checkpoint.write(self._prefix("latest"))
             values = {**self._config.to_dict(), "epochs_trained": epoch}
@@ -1005,15 +1118,34 @@ class RecurrentModel:
             )
         path = _config_path(os.path.dirname(prefix) or ".", match["model_id"])
         try:
-            with open(path, encoding="utf-8") as f:
-                values = json.load(f)
-            if isinstance(values, dict):  # anything else is refused by from_dict, by name
-                values.pop("epochs_trained", None)
-            return ModelConfig.from_dict(values), path
-        except (OSError, json.JSONDecodeError, ConfigError, AttributeError) as exc:
+            return _read_saved_config(path), path
+        except _SAVED_CONFIG_ERRORS as exc:
             raise CheckpointError(
                 f"Cannot read the config saved beside checkpoint {prefix!r} at {path!r}: {exc}"
             ) from exc
+
+    def _check_checkpoint(self, checkpoint_prefix: Any) -> str:
+        """The prefix, once its files exist and its saved config fits this model."""
+        if checkpoint_prefix is None or not isinstance(checkpoint_prefix, str | os.PathLike):
+            raise ConfigError(
+                "A checkpoint must be given as a path prefix such as "
+                f"'<model_dir>/<model_id>_latest.ckpt'. Received: {checkpoint_prefix!r}"
+            )
+        prefix = os.fspath(checkpoint_prefix)
+        if not os.path.exists(prefix + ".index"):
+            raise CheckpointError(f"No checkpoint found at prefix {prefix!r}")
+        saved, config_path = self._saved_config(prefix)
+        mismatched = [
+            f"{name} (checkpoint: {getattr(saved, name)!r}, model: {getattr(self._config, name)!r})"
+            for name in ARCHITECTURE_FIELDS
+            if getattr(saved, name) != getattr(self._config, name)
+        ]
+        if mismatched:
+            raise CheckpointError(
+                f"Checkpoint {prefix!r} does not match this model; config {config_path!r} "
+                f"differs in: {', '.join(mismatched)}"
+            )
+        return prefix
 
     def restore(self, checkpoint_prefix: str | os.PathLike[str]) -> None:
         """Loads weights, optimiser state and epoch count from a checkpoint.
@@ -1029,20 +1161,7 @@ class RecurrentModel:
         """
         import tensorflow as tf
 
-        prefix = os.fspath(checkpoint_prefix)
-        if not os.path.exists(prefix + ".index"):
-            raise CheckpointError(f"No checkpoint found at prefix {prefix!r}")
-        saved, config_path = self._saved_config(prefix)
-        mismatched = [
-            f"{name} (checkpoint: {getattr(saved, name)!r}, model: {getattr(self._config, name)!r})"
-            for name in ARCHITECTURE_FIELDS
-            if getattr(saved, name) != getattr(self._config, name)
-        ]
-        if mismatched:
-            raise CheckpointError(
-                f"Checkpoint {prefix!r} does not match this model; config {config_path!r} "
-                f"differs in: {', '.join(mismatched)}"
-            )
+        prefix = self._check_checkpoint(checkpoint_prefix)
         try:
             with self._placement():
                 status = self._checkpoint.read(prefix)
@@ -1083,17 +1202,13 @@ class RecurrentModel:
         Raises:
             CheckpointError: If the config or checkpoint is missing or unreadable,
                 or the saved cell type does not fit the class `load` was called on.
-            ConfigError: If an override is unknown or invalid.
+            ConfigError: If an override or `checkpoint` is unknown or invalid.
         """
         model_dir = os.fspath(model_dir)
         path = _config_path(model_dir, model_id)
         try:
-            with open(path, encoding="utf-8") as f:
-                values = json.load(f)
-            if isinstance(values, dict):  # anything else is refused by from_dict, by name
-                values.pop("epochs_trained", None)
-            saved = ModelConfig.from_dict(values)
-        except (OSError, json.JSONDecodeError, ConfigError, AttributeError) as exc:
+            saved = _read_saved_config(path)
+        except _SAVED_CONFIG_ERRORS as exc:
             raise CheckpointError(f"Cannot read saved model config {path!r}: {exc}") from exc
 
         model_class = _MODEL_CLASSES[saved.cell_type]
@@ -1107,16 +1222,20 @@ class RecurrentModel:
         unknown = sorted(set(overrides) - fields - extra)
         if unknown:
             raise ConfigError(f"Unknown overrides for load(): {unknown}")
-        kwargs = {**saved.to_dict(), "model_dir": model_dir, **overrides}
-        kwargs.pop("cell_type")
-        model = model_class(**kwargs)
-
-        if checkpoint == "latest":
+        if isinstance(checkpoint, str) and checkpoint == "latest":
             prefix = os.path.join(model_dir, f"{saved.model_id}_latest.ckpt")
         elif isinstance(checkpoint, numbers.Integral) and not isinstance(checkpoint, bool):
             prefix = os.path.join(model_dir, f"{saved.model_id}_epoch_{int(checkpoint)}.ckpt")
-        else:
+        elif isinstance(checkpoint, str | os.PathLike):
             prefix = os.fspath(checkpoint)
+        else:
+            raise ConfigError(
+                '`checkpoint` must be "latest", an epoch number or a checkpoint prefix. '
+                f"Received: checkpoint={checkpoint!r}"
+            )
+        kwargs = {**saved.to_dict(), "model_dir": model_dir, **overrides}
+        kwargs.pop("cell_type")
+        model = model_class(**kwargs)
         model.restore(prefix)
         return model
 

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -1043,3 +1044,138 @@ def test_importing_models_does_not_import_tensorflow() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+# ------------------------------------------- refused calls and checkpoints left by other runs
+
+
+def _ckpt_files(folder) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if ".ckpt." in p.name)
+
+
+def test_a_refused_fresh_start_keeps_the_checkpoints_and_the_model(data, tmp_path) -> None:
+    X, y = data
+    model = LSTM(model_dir=tmp_path, **TINY)
+    model.train(X, y, in_sample_size=48, epoch_end=3)
+    files, before = _ckpt_files(tmp_path), model.predict(X)
+
+    with pytest.raises(ConfigError, match=r"`epoch_end` must be > epoch_prev=3"):
+        model.train(X, y, epoch_end=3, epoch_prev=3, restore_model=False)
+    with pytest.raises(CheckpointError, match=r"No checkpoint found at prefix .*typo\.ckpt"):
+        model.train(
+            X, y, epoch_end=5, restore_model=False, pre_trained_model=tmp_path / "typo.ckpt"
+        )
+
+    assert _ckpt_files(tmp_path) == files
+    assert model.epochs_trained == 3
+    np.testing.assert_array_equal(model.predict(X), before)
+
+
+def test_a_pre_trained_checkpoint_too_new_for_epoch_end_changes_nothing(data, tmp_path) -> None:
+    X, y = data
+    RNN(model_dir=tmp_path / "a", **TINY).train(X, y, epoch_end=4)
+    model = RNN(model_dir=tmp_path / "b", **TINY)
+    model.train(X, y, epoch_end=2)
+    before = model.predict(X)
+    with pytest.raises(ConfigError, match=r"epoch_prev=4"):
+        model.train(X, y, epoch_end=3, pre_trained_model=tmp_path / "a" / "rnn_latest.ckpt")
+    assert model.epochs_trained == 2
+    np.testing.assert_array_equal(model.predict(X), before)
+
+
+@pytest.mark.parametrize(
+    "override, match",
+    [
+        (
+            {"restore_model": None},
+            r"`restore_model` must be True or False\. Received: restore_model=None",
+        ),
+        (
+            {"restore_model": "False"},
+            r"`restore_model` must be True or False\. Received: restore_model='False'",
+        ),
+        ({"return_weights": "no"}, r"`return_weights` must be True or False"),
+        (
+            {"pre_trained_model": 5},
+            r"`pre_trained_model` must be a path or None\. Received: pre_trained_model=5",
+        ),
+    ],
+)
+def test_train_flags_of_the_wrong_type_are_refused_by_name(
+    trained_lstm, data, override, match
+) -> None:
+    model, _ = trained_lstm
+    X, y = data
+    files = _ckpt_files(Path(model.model_dir))
+    with pytest.raises(ConfigError, match=match):
+        model.train(X, y, epoch_end=12, **override)
+    assert model.epochs_trained == 10
+    assert _ckpt_files(Path(model.model_dir)) == files
+
+
+def test_training_on_from_an_earlier_epoch_drops_the_later_ones(data, tmp_path, caplog) -> None:
+    X, y = data
+    LSTM(model_dir=tmp_path, **TINY).train(X, y, epoch_end=6)
+    tuned = LSTM(model_dir=tmp_path, **{**TINY, "start_learning_rate": 0.01})
+    with caplog.at_level(logging.WARNING, logger="finrnn_core"):
+        tuned.train(X, y, epoch_end=4, pre_trained_model=tmp_path / "lstm_epoch_2.ckpt")
+    assert "deleted the checkpoints of epoch(s) 4, 5, 6" in caplog.text
+    assert not list(tmp_path.glob("lstm_epoch_[56].ckpt*"))
+
+    # resume and load now agree on the tuned run's epoch 4
+    resumed = LSTM(model_dir=tmp_path, **{**TINY, "start_learning_rate": 0.01})
+    assert resumed.train(X, y, epoch_end=5)["all_epochs"] == [5]
+    loaded = RecurrentModel.load(tmp_path, "lstm", checkpoint=4)
+    np.testing.assert_array_equal(loaded.predict(X), tuned.predict(X))
+
+
+def test_checkpoints_without_their_config_stop_a_resume_instead_of_being_overwritten(
+    data, tmp_path
+) -> None:
+    X, y = data
+    RNN(model_dir=tmp_path, **TINY).train(X, y, epoch_end=3)
+    (tmp_path / "rnn.config.json").unlink()
+    files = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    model = RNN(model_dir=tmp_path, **TINY)
+    with pytest.raises(
+        CheckpointError,
+        match=r"holds 3 checkpoint\(s\) of this model and none can be restored .*rnn\.config\.json",
+    ):
+        model.train(X, y, epoch_end=5)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == files
+    assert model.epochs_trained == 0
+    # the way out the message names
+    assert model.train(X, y, epoch_end=1, restore_model=False)["all_epochs"] == [1]
+
+
+def test_a_saved_config_lacking_a_field_names_it(data, tmp_path) -> None:
+    X, y = data
+    LSTM(model_dir=tmp_path, **TINY).train(X, y, epoch_end=1)
+    path = tmp_path / "lstm.config.json"
+    values = json.loads(path.read_text())
+    del values["n_states"]
+    path.write_text(json.dumps(values))
+    with pytest.raises(
+        CheckpointError, match=r"lstm\.config\.json.*lacks the field\(s\) \['n_states'\]"
+    ):
+        RecurrentModel.load(tmp_path, "lstm")
+    with pytest.raises(CheckpointError, match=r"lacks the field\(s\) \['n_states'\]"):
+        LSTM(model_dir=tmp_path / "b", **TINY).train(
+            X, y, epoch_end=2, pre_trained_model=tmp_path / "lstm_latest.ckpt"
+        )
+
+
+def test_paths_and_checkpoints_of_the_wrong_kind_are_refused_by_name(
+    trained_lstm, tmp_path
+) -> None:
+    model, _ = trained_lstm
+    with pytest.raises(ConfigError, match=r'`checkpoint` must be "latest", an epoch number .*2\.0'):
+        RecurrentModel.load(model.model_dir, "lstm", checkpoint=2.0)
+    a_file = tmp_path / "file"
+    a_file.write_text("")
+    with pytest.raises(
+        ConfigError, match=r"`model_dir` must be a folder that can be created.*file"
+    ):
+        LSTM(model_dir=a_file, **TINY)
+    with pytest.raises(ConfigError, match=r"A checkpoint must be given as a path prefix"):
+        model.restore(None)
