@@ -25,7 +25,7 @@ import glob as globlib
 import os
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -57,6 +57,7 @@ QUARANTINE_REASONS = (
     "non_finite_price",
     "non_positive_price",
     "negative_volume",
+    "unparseable_number",
     "missing_ticker",
     "duplicate_date",
 )
@@ -86,6 +87,9 @@ _ALIASES = {
 }
 _IGNORED = {"openint", "per", "period"}
 _SUFFIX_MULTIPLIERS = {"K": 1e3, "M": 1e6, "B": 1e9, "T": 1e12}
+# Cells of open/high/low/close/volume that mean "no value": kept as missing. Any other text
+# that is not a number quarantines the row (`unparseable_number`), so no value is lost unseen.
+_MISSING_TEXTS = frozenset({"", "null", "nan", "na", "n/a", "#n/a", "none", "-", "--"})
 _NUMBER_WITH_SUFFIX = re.compile(r"^([+-]?\d*\.?\d+(?:[eE][+-]?\d+)?)\s*([KkMmBbTt])$")
 _DATE_FORMATS = (
     "%m/%d/%Y",
@@ -879,6 +883,20 @@ def _to_number(
     return values.to_numpy(), raw.to_numpy()
 
 
+def _not_a_number(raw: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    """A check for `_long_frame`: NaN from a cell whose text is not a missing marker."""
+
+    def check(values: np.ndarray) -> np.ndarray:
+        nan = np.isnan(values)
+        if not nan.any():
+            return nan
+        texts = pd.Series(raw[nan], dtype=object).fillna("").str.strip().str.lower()
+        nan[nan] = ~texts.isin(_MISSING_TEXTS).to_numpy()
+        return nan
+
+    return check
+
+
 def _long_frame(
     table: pa.Table,
     roles: dict[str, str],
@@ -903,19 +921,28 @@ def _long_frame(
     # A bad adjusted close is quarantined, never replaced by the close: in vendor files the close
     # is unadjusted, so the swap would put a false jump into the returns.
     price_col = roles[price_role]
-    # Impossible values in the other columns the file gives (an infinite or non-positive open,
-    # high, low or close, a negative volume) quarantine the row too, naming that column. Empty
-    # cells there are kept as missing: features use the adjusted close only.
+    # Impossible values in the other columns the file gives (text that is not a number, an
+    # infinite or non-positive open, high, low or close, a negative volume) quarantine the row
+    # too, naming that column. Empty cells there are kept as missing: features use the
+    # adjusted close only.
     other_reason = np.full(n, None, dtype=object)
     other_column = np.full(n, None, dtype=object)
     other_raw = np.full(n, None, dtype=object)
+    others = [
+        r for r in ("open", "high", "low", "close", "volume") if r in roles and r != price_role
+    ]
     checks = [
+        (role, _not_a_number(raws[role]), "unparseable_number")
+        for role in others
+        if raws[role] is not None
+    ]
+    checks += [
         (role, check, why)
-        for role in ("open", "high", "low", "close")
-        if role in roles and role != price_role
+        for role in others
+        if role != "volume"
         for check, why in ((np.isinf, "non_finite_price"), (lambda v: v <= 0, "non_positive_price"))
     ]
-    if "volume" in roles:
+    if "volume" in others:
         checks.append(("volume", lambda v: v < 0, "negative_volume"))
     for role, check, why in checks:
         with np.errstate(invalid="ignore"):

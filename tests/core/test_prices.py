@@ -465,6 +465,32 @@ def test_impossible_values_in_other_columns_quarantine_the_row_naming_the_column
     assert closes(result, "Y") == {"2021-03-09": 2}
 
 
+def test_text_that_is_not_a_number_in_other_columns_is_quarantined_with_its_raw_value(tmp_path):
+    path = write(
+        tmp_path,
+        "T.csv",
+        "Date,Open,High,Low,Close,Adj Close,Volume\n"
+        "2021-03-01,abc,2,1,2,2,100\n"
+        '2021-03-02,1,2,1,"1,234.5",2,100\n'  # a thousands separator not declared
+        "2021-03-03,1,2,1,2,2,lots\n"
+        "2021-03-04,null,-,N/A,NaN,2,NA\n"  # missing markers: kept as missing
+        "2021-03-05,1,2,1,2,2,1.2M\n",
+    )
+    result = read_prices(path)
+    assert balanced(result) and result.rows_read == 5
+    assert result.quarantine[["row_number", "column", "raw_value", "reason"]].values.tolist() == [
+        [2, "Open", "abc", "unparseable_number"],
+        [3, "Close", "1,234.5", "unparseable_number"],
+        [4, "Volume", "lots", "unparseable_number"],
+    ]
+    assert closes(result, "T") == {"2021-03-04": 2, "2021-03-05": 2}
+    kept = result.prices.set_index(result.prices["date"].dt.strftime("%Y-%m-%d"))
+    assert kept.loc["2021-03-04", ["open", "high", "low", "close", "volume"]].isna().all()
+    assert kept.loc["2021-03-05", "volume"] == 1_200_000
+    declared = read_prices(path, dialect=CsvDialect(thousands=","))
+    assert "2021-03-02" in closes(declared, "T")
+
+
 def test_one_date_format_per_column_and_ambiguity_is_an_error(tmp_path):
     us = write(tmp_path, "US.csv", "Date,Close\n2021-03-01,1\n03/15/2021,2\n03/16/2021,3\n")
     assert list(closes(read_prices(us), "US")) == ["2021-03-01", "2021-03-15", "2021-03-16"]
