@@ -329,8 +329,9 @@ def read_prices(
     Raises:
         DataError: a file is unreadable or has an unknown layout; or, with ``strict``, any row
             would be quarantined.
-        ConfigError: a ``column_map`` target is not a canonical name, or ``jump_threshold``
-            is not a number > 0.
+        ConfigError: a ``column_map`` target is not a canonical name, ``jump_threshold``
+            is not a number > 0, or ``start``/``end`` is not a date or ``start`` is after
+            ``end``.
     """
     dialect = dialect or CsvDialect()
     mapping = _check_column_map(column_map or {})
@@ -343,7 +344,11 @@ def read_prices(
             "`jump_threshold` must be a number > 0 (a one-day |log return|). "
             f"Received: jump_threshold={jump_threshold!r}"
         )
-    start_ts, end_ts = (_local_day(b, exchange_tz) for b in (start, end))
+    start_ts, end_ts = (_local_day(n, b, exchange_tz) for n, b in (("start", start), ("end", end)))
+    if start_ts is not None and end_ts is not None and start_ts > end_ts:
+        raise ConfigError(
+            f"`start` must be on or before `end`. Received: start={start!r}, end={end!r}"
+        )
     files = list_price_files(source)
     folder = Path(str(source)).expanduser()
     folders: list[str] = []
@@ -814,11 +819,20 @@ _NS_FIRST, _NS_LAST = pd.Timestamp.min.ceil("D"), pd.Timestamp.max.floor("D")
 _NS_FIRST_DAY, _NS_LAST_DAY = ((d - pd.Timestamp(0)).days for d in (_NS_FIRST, _NS_LAST))
 
 
-def _local_day(bound: object, exchange_tz: str) -> pd.Timestamp | None:
+def _local_day(name: str, bound: object, exchange_tz: str) -> pd.Timestamp | None:
     """A ``start``/``end`` bound as a naive day; an aware one as its exchange-local day."""
     if bound is None:
         return None
-    stamp = pd.Timestamp(bound)
+    try:
+        stamp = pd.Timestamp(bound)
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise ConfigError(
+            f"`{name}` must be a date such as '2021-03-01'. Received: {name}={bound!r} ({exc})"
+        ) from exc
+    if stamp is pd.NaT:
+        raise ConfigError(
+            f"`{name}` must be a date such as '2021-03-01'. Received: {name}={bound!r}"
+        )
     if stamp.tzinfo is not None:
         stamp = stamp.tz_convert(exchange_tz).tz_localize(None)
     return stamp.normalize()  # bounds are days: a time of day never drops its own day

@@ -722,3 +722,14 @@ def test_rows_without_a_ticker_are_quarantined_not_pooled(tmp_path):
     assert q["ticker"].tolist() == ["", " "]  # as written
     assert q["raw_value"].tolist() == ["2", "3"]
     assert q["row_number"].tolist() == [3, 4]
+
+
+def test_bad_start_or_end_bounds_are_refused_by_name(tmp_path):
+    path = write(tmp_path, "B.csv", "Date,Close\n2020-01-02,1\n2020-01-03,2\n")
+    with pytest.raises(ConfigError, match=r"`start` must be a date .*start='2020-02-30'"):
+        read_prices(path, start="2020-02-30")
+    with pytest.raises(ConfigError, match=r"`end` must be a date .*end='soon'"):
+        read_prices(path, end="soon")
+    with pytest.raises(ConfigError, match=r"`start` must be on or before `end`"):
+        read_prices(path, start="2020-01-09", end="2020-01-02")
+    assert closes(read_prices(path, start="2020-01-03", end="2020-01-03"), "B") == {"2020-01-03": 2}
