@@ -89,6 +89,30 @@ def predictions(
                 f"{model_id}: {missing} (date, ticker) row(s) have features but fewer feature "
                 "rows before them than the model's window (a short history); no prediction."
             )
+    picture = image(
+        predicted_vs_realized_png(
+            frame["predicted"],
+            frame["realized"],
+            frame["model"],
+            title=f"{start:%Y-%m-%d}..{end:%Y-%m-%d}",
+        ),
+        alt="predicted vs realized forward log return, per model",
+    )
+    keys = context.partition_keys
+    if len(keys) > 1:
+        # A ranged run's output metadata is stored once per partition: the ~50 KB picture
+        # would be copied into every day's event (40 MB of run history for the demo's range).
+        # It is logged once, as an observation of the range's last day.
+        context.log_event(
+            dg.AssetObservation(
+                asset_key=context.asset_key,
+                partition=keys[-1],
+                metadata={"predicted_vs_realized": picture, "dates": f"{keys[0]}..{keys[-1]}"},
+            )
+        )
+        picture = dg.MetadataValue.text(
+            f"one picture for {keys[0]}..{keys[-1]}: the observation of partition {keys[-1]}"
+        )
     context.add_output_metadata(
         {
             "rows": len(frame),
@@ -98,15 +122,7 @@ def predictions(
             "model_versions": ", ".join(sorted(set(report.versions_used))) or "none",
             "rows_with_realized": int(frame["realized"].notna().sum()),
             **prediction_scores(frame),
-            "predicted_vs_realized": image(
-                predicted_vs_realized_png(
-                    frame["predicted"],
-                    frame["realized"],
-                    frame["model"],
-                    title=f"{start:%Y-%m-%d}..{end:%Y-%m-%d}",
-                ),
-                alt="predicted vs realized forward log return, per model",
-            ),
+            "predicted_vs_realized": picture,
             "preview": preview(frame),
         }
     )

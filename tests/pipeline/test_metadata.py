@@ -153,6 +153,21 @@ def test_predictions_metadata_has_scores_a_scatter_and_a_preview(features_only):
     for model in ("lstm", "gru", "rnn"):
         assert 0.0 <= meta[f"hit_rate_{model}"].value <= 1.0
         assert -1.0 <= meta[f"corr_{model}"].value <= 1.0
-    assert "data:image/png;base64," in meta["predicted_vs_realized"].value
+    # A ranged run stores its output metadata once per day: the picture is logged once.
+    materialized = result.get_asset_materialization_events()
+    assert len(materialized) == 5
+    for event in materialized:
+        shown = event.materialization.metadata["predicted_vs_realized"].value
+        assert "data:image" not in shown and "observation of partition 2018-04-06" in shown
+    (observed,) = result.get_asset_observation_events()
+    assert observed.asset_observation_data.asset_observation.partition == "2018-04-06"
+    picture = observed.asset_observation_data.asset_observation.metadata["predicted_vs_realized"]
+    assert "data:image/png;base64," in picture.value
     assert meta["preview"].value.startswith("| date | ticker | model | predicted |")
     assert meta["path"].value == str(features_only / "predictions")
+
+    # A one-day run (the daily schedule's) keeps the picture on its materialization.
+    one_day = run_assets(features_only, "2018-04-09", "2018-04-09", selection=["predictions"])
+    (event,) = one_day.get_asset_materialization_events()
+    assert "data:image/png;base64," in event.materialization.metadata["predicted_vs_realized"].value
+    assert not one_day.get_asset_observation_events()
