@@ -688,7 +688,10 @@ def _read_one(
         exchange_tz,
         repairs,
     )
-    return pa.concat_tables([frame, bad])
+    # In line order, so an undated bad line is filed with the dated row above it (the anchor
+    # fill runs down the file), not after the file's last row. Arrow's sort is stable: a wide
+    # row's tickers keep their order.
+    return pa.concat_tables([frame, bad]).sort_by("row_number")
 
 
 def _blank_rows(table: pa.Table) -> np.ndarray:

@@ -733,3 +733,26 @@ def test_bad_start_or_end_bounds_are_refused_by_name(tmp_path):
     with pytest.raises(ConfigError, match=r"`start` must be on or before `end`"):
         read_prices(path, start="2020-01-09", end="2020-01-02")
     assert closes(read_prices(path, start="2020-01-03", end="2020-01-03"), "B") == {"2020-01-03": 2}
+
+
+def test_an_undated_line_with_a_wrong_field_count_is_filed_with_the_row_above_it(tmp_path):
+    path = write(
+        tmp_path,
+        "G.csv",
+        "Date,Open,High,Low,Close,Adj Close,Volume\n"
+        "2021-03-01,1,2,1,2,2,100\n"
+        "2021-03-02,1,2,1,2,2,100\n"
+        "garbage line without commas\n"
+        "2021-03-03,1,2,1,2,2,100\n"
+        "2021-03-31,1,2,1,2,2,100\n",
+    )
+    early = read_prices(path, start="2021-03-01", end="2021-03-05")
+    assert balanced(early) and early.rows_read == 4
+    q = early.quarantine
+    assert q[["row_number", "raw_value", "reason"]].values.tolist() == [
+        [4, "garbage line without commas", "unparseable_date"]
+    ]
+    assert q["date"].dt.strftime("%Y-%m-%d").tolist() == ["2021-03-02"]
+    # and a range after it does not read it again
+    late = read_prices(path, start="2021-03-10", end="2021-03-31")
+    assert late.rows_read == 1 and late.rows_quarantined == 0
