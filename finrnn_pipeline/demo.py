@@ -61,13 +61,23 @@ def build_parser() -> argparse.ArgumentParser:
 def _trading_day(parser: argparse.ArgumentParser, name: str, value: str, forward: bool):
     import pandas as pd
 
-    try:
-        day = pd.Timestamp(value)
-    except ValueError:
-        parser.error(f"--{name} must be a date YYYY-MM-DD. Received: {value!r}")
+    day = _date(parser, name, value)
     # Partitions are weekdays: a weekend start moves to Monday, a weekend end to Friday.
     offset = pd.offsets.BDay(1 if forward else -1)
     return day if day.dayofweek < 5 else day + offset
+
+
+def _date(parser: argparse.ArgumentParser, name: str, value: str):
+    """`value` as a day (a time of day dropped), or a usage error naming the option."""
+    import pandas as pd
+
+    try:
+        day = pd.Timestamp(value)
+    except (ValueError, TypeError):
+        day = pd.NaT
+    if day is pd.NaT:  # pd.Timestamp("") is NaT rather than an error
+        parser.error(f"--{name} must be a date YYYY-MM-DD. Received: {value!r}")
+    return day.tz_localize(None).normalize() if day.tzinfo else day.normalize()
 
 
 def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.Namespace:
@@ -94,18 +104,32 @@ def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> arg
             "(partitions run up to today): there are no prices for later days yet."
         )
     days = pd.bdate_range(args.start, args.end)
+    range_text = f"{args.start:%Y-%m-%d}..{args.end:%Y-%m-%d}"
+    chosen = bool(args.cutoff)
     args.cutoff = _cutoff(
-        parser, "cutoff", args.cutoff or f"{days[int(0.8 * (len(days) - 1))]:%Y-%m-%d}"
+        parser,
+        "cutoff",
+        args.cutoff or f"{days[int(0.8 * (len(days) - 1))]:%Y-%m-%d}",
+        range_text if not chosen else "",
     )
     args.last_cutoff = _cutoff(parser, "last-cutoff", args.last_cutoff or args.cutoff)
     for name, cutoff in (("cutoff", args.cutoff), ("last-cutoff", args.last_cutoff)):
         if not args.start < pd.Timestamp(cutoff) < args.end:
+            if name == "cutoff" and not chosen:
+                parser.error(
+                    f"{range_text} holds no retraining cut-off (Fridays by default) with days "
+                    f"before it to train on and after it to predict; the nearest is {cutoff}. "
+                    "Give a longer range, or --cutoff inside it."
+                )
             parser.error(
-                f"--{name} {cutoff} must lie inside {args.start:%Y-%m-%d}..{args.end:%Y-%m-%d}: "
+                f"--{name} {cutoff} must lie inside {range_text}: "
                 "training uses the days before it and predictions the days after it."
             )
     if args.last_cutoff < args.cutoff:
         parser.error(f"--last-cutoff {args.last_cutoff} is before --cutoff {args.cutoff}.")
+    root = Path(args.storage_root).expanduser()
+    if root.exists() and not root.is_dir():
+        parser.error(f"--storage-root {str(root)!r} is a file, not a folder.")
     if args.epochs is not None and args.epochs <= 0:
         parser.error(f"--epochs must be > 0. Received: {args.epochs}")
     if args.prices:
@@ -119,19 +143,24 @@ def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> arg
     return args
 
 
-def _cutoff(parser: argparse.ArgumentParser, name: str, value: str) -> str:
-    """The newest retraining cut-off partition on or before `value`."""
-    import pandas as pd
+def _cutoff(parser: argparse.ArgumentParser, name: str, value: str, range_text: str = "") -> str:
+    """The newest retraining cut-off partition on or before `value`.
 
+    `range_text` is set when the value was not given but derived from the range.
+    """
     from finrnn_pipeline.partitions import retrain_cutoffs
 
-    try:
-        day = f"{pd.Timestamp(value):%Y-%m-%d}"
-    except ValueError:
-        parser.error(f"--{name} must be a date YYYY-MM-DD. Received: {value!r}")
-    earlier = [k for k in retrain_cutoffs.get_partition_keys() if k <= day]
+    day = f"{_date(parser, name, value):%Y-%m-%d}"
+    keys = retrain_cutoffs.get_partition_keys()
+    earlier = [k for k in keys if k <= day]
     if not earlier:
-        parser.error(f"--{name} {day} is before the first retraining cut-off.")
+        first = keys[0] if keys else "none"
+        if range_text:
+            parser.error(
+                f"{range_text} ends before a retraining cut-off has days before it to train "
+                f"on (the first cut-off is {first}). Give a longer range, or --cutoff."
+            )
+        parser.error(f"--{name} {day} is before the first retraining cut-off, {first}.")
     return earlier[-1]
 
 
@@ -243,7 +272,8 @@ def _why(result) -> str:
 
 def _error_text(error) -> str:
     """The user's error inside Dagster's wrapper, e.g. ``DataError: Price source ...``."""
-    while error.cause is not None and error.cls_name == "DagsterExecutionStepExecutionError":
+    # Dagster's wrappers: ...StepExecutionError, ...HandleOutputError, ...LoadInputError, ...
+    while error.cause is not None and error.cls_name.startswith("DagsterExecution"):
         error = error.cause
     text = error.message.strip()
     # "finrnn_core.errors.DataError: ..." -> "DataError: ..."
