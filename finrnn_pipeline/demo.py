@@ -302,6 +302,30 @@ def _last_metadata(results, asset: str) -> dict:
     return {k: v.value for k, v in events[-1].materialization.metadata.items()}
 
 
+def _older_checkpoints_note(results, table, root: Path) -> list[str]:
+    """A note when some predictions come from checkpoints this demo did not train.
+
+    Each day is predicted by the newest stored cut-off before it, so a store reused across
+    demos (another range, other prices) lends its later checkpoints to this one's days.
+    """
+    trained = {
+        str(entry.get("model_version"))
+        for cell in ("lstm", "gru", "rnn")
+        for entry in _last_metadata(results, f"{cell}_checkpoint").get("cutoffs_trained") or []
+    }
+    other = table[~table["model_version"].astype(str).isin(trained)]
+    if not len(other):
+        return []
+    versions = sorted(other["model_version"].astype(str).unique())
+    return [
+        f"Note: {len(other)} prediction row(s) ({other['date'].min():%Y-%m-%d}.."
+        f"{other['date'].max():%Y-%m-%d}) come from checkpoints this demo did not train, "
+        f"already in {root}: {', '.join(versions[:6])}{' ...' if len(versions) > 6 else ''}. "
+        "Each day uses the newest cut-off before it; the scores above include those rows. "
+        "Use --storage-root DIR to keep experiments apart."
+    ]
+
+
 def print_summary(results, root: Path, seconds: float, start, end, lookback=()) -> None:
     from finrnn_core.metrics import pearson
     from finrnn_core.storage import read_table
@@ -352,6 +376,7 @@ def print_summary(results, root: Path, seconds: float, start, end, lookback=()) 
             f"  {meta.get('corr_in_sample'):>14.3f}  {meta.get('corr_out_of_sample'):>18.3f}"
             f"  {live:>17.3f}"
         )
+    lines += _older_checkpoints_note(results, table, root)
     dates = table["date"]
     lines += [
         f"Predictions: {len(table)} rows, {table['ticker'].nunique()} tickers x "

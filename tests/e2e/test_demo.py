@@ -45,6 +45,26 @@ def test_the_demo_runs_the_graph_and_its_prediction_table_reads_back(tmp_path):
     assert table.groupby(["date", "model"])["ticker"].nunique().eq(21).all()  # every ticker
     assert (pd.to_datetime(table["cutoff"]) < dates).all()
     assert json.loads((root / "last_demo.json").read_text())["prediction_rows"] == len(table)
+    assert "checkpoints this demo did not train" not in summary
+
+    # Again over the same store with an earlier cut-off: the days after 2018-02-16 are still
+    # predicted by the first demo's newer checkpoints, and the summary must say so.
+    again = subprocess.run(
+        [BIN / "finrnn-demo", *args, "--cutoff", "2018-01-26", "--storage-root", str(root)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert again.returncode == 0, again.stderr[-4000:]
+    (note,) = [
+        line
+        for line in again.stdout.splitlines()
+        if line.startswith("Note: ") and "did not train" in line
+    ]
+    assert "(2018-02-20..2018-03-29) come from checkpoints this demo did not train" in note
+    assert "lstm@2018-02-16#" in note and "--storage-root DIR" in note
 
 
 def demo(tmp_path, *args):
