@@ -74,6 +74,25 @@ def ingest_prices(
             f"several files (first: {ticker!r} in {', '.join(files)}); the first file's row is "
             "kept and the others are in price_quarantine as duplicate_date."
         )
+    # A range with trading days and no usable row is a broken source, not a quiet day: its
+    # quarantine is stored, but no (empty) raw_prices day is, which later runs would take for
+    # a day ingested.
+    broken = bool(
+        result.rows_read and not result.rows_accepted and len(price_source.sessions(start, end))
+    )
+    if broken:
+        yield dg.Output(
+            quarantine,
+            output_name="price_quarantine",
+            metadata={"rows": len(quarantine), **by_reason},
+        )
+        raise dg.Failure(
+            description=f"Every one of the {result.rows_read} rows read for "
+            f"{start:%Y-%m-%d}..{end:%Y-%m-%d} was quarantined ({by_reason}); see "
+            f"price_quarantine for each row's file, line, column and raw value. No raw_prices "
+            "day was written.",
+            allow_retries=False,
+        )
     yield dg.Output(
         result.prices,
         output_name="raw_prices",
@@ -123,12 +142,3 @@ def ingest_prices(
             "rows_quarantined_stored": stored_quarantine,
         },
     )
-    if result.rows_read and not result.rows_accepted and len(price_source.sessions(start, end)):
-        # Stored and counted above, but a range with trading days and no usable row is a broken
-        # source, not a quiet day: stop here rather than fail later for want of features.
-        raise dg.Failure(
-            description=f"Every one of the {result.rows_read} rows read for "
-            f"{start:%Y-%m-%d}..{end:%Y-%m-%d} was quarantined ({by_reason}); see "
-            f"price_quarantine for each row's file, line, column and raw value.",
-            allow_retries=False,
-        )

@@ -313,11 +313,13 @@ def test_a_range_whose_every_row_is_quarantined_fails_after_storing_the_quaranti
     with pytest.raises(
         dg.Failure,
         match=r"Every one of the 3 rows read for 2018-03-01..2018-03-05 was quarantined "
-        r"\(\{'missing_price': 3\}\)",
+        r"\(\{'missing_price': 3\}\).* No raw_prices day was written\.",
     ):
         run_assets(root, "2018-03-01", "2018-03-05", INGEST, price_path=str(folder))
     q = read_table(root / "price_quarantine")
     assert q["raw_value"].tolist() == ["$41.23", "$41.50", "$40.98"]
+    # no empty raw_prices days that later runs would take for days ingested
+    assert not (root / "raw_prices").exists() or not list((root / "raw_prices").iterdir())
     # a holiday with only an off-calendar row is a quiet day, not a broken source
     (folder / "USD.csv").write_text("Date,Close\n2018-01-15,41.0\n")
     assert run_assets(root, "2018-01-15", "2018-01-15", INGEST, price_path=str(folder)).success
