@@ -1,7 +1,9 @@
 """Models: one checkpoint asset per cell type (LSTM, GRU, basic RNN), a partition per cut-off."""
 
 import os
+import signal
 import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -162,6 +164,7 @@ def build_checkpoint_asset(cell_type: str) -> dg.AssetsDefinition:
         features = read_table(table, end=pd.Timestamp(cutoffs[-1]))
         # The lease sets the visible GPU(s) before TensorFlow starts in this step's process.
         with (
+            _interrupts_end_the_run(context.run_id, step),
             _failure_without_retry(step),
             compute.training_devices(config.device_num) as (
                 plan,
@@ -181,6 +184,45 @@ def build_checkpoint_asset(cell_type: str) -> dg.AssetsDefinition:
         return dg.MaterializeResult(metadata=checkpoint_metadata(trained, context.retry_number))
 
     return _checkpoint
+
+
+# Runs whose training a Ctrl-C or SIGTERM stopped, so their later training steps in the same
+# process (the in-process executor) stop at once instead of starting.
+_INTERRUPTED_RUNS: set[str] = set()
+
+
+@contextmanager
+def _interrupts_end_the_run(run_id: str, step: str) -> Iterator[None]:
+    """A Ctrl-C or SIGTERM during training fails the step without a retry, and ends the run.
+
+    Dagster turns an interrupt inside a step that has a retry policy into a retry, so without
+    this each Ctrl-C of `finrnn-demo` only moved training on to the next attempt or model.
+    Signal handlers can only be set on the main thread; elsewhere (the Dask executor's
+    threads) Dagster's own handling stays.
+    """
+    if run_id in _INTERRUPTED_RUNS:
+        raise dg.Failure(
+            description=f"{step}: not started, the run was interrupted (Ctrl-C or SIGTERM).",
+            allow_retries=False,
+        )
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, _frame: Any) -> None:
+        _INTERRUPTED_RUNS.add(run_id)
+        raise dg.Failure(
+            description=f"{step}: interrupted by {signal.Signals(signum).name}; not retried. "
+            "Re-running with the same settings resumes after the last completed epoch.",
+            allow_retries=False,
+        )
+
+    before = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
 
 
 @contextmanager

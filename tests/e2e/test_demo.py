@@ -98,3 +98,48 @@ def test_a_failed_run_ends_with_the_data_error_naming_the_file(tmp_path):
     assert last[0].startswith("Run ") and "(features_job) FAILED" in last[0], last
     assert last[1].startswith("  ingest_prices: DataError: "), last
     assert "odd.csv" in last[1] and "'when'" in last[1], last
+
+
+def test_ctrl_c_during_training_ends_the_demo_without_retrying(tmp_path):
+    """Dagster retries an interrupted step that has a retry policy; a user's Ctrl-C must stop."""
+    import signal
+
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path / "home")}
+    env.pop("FINRNN_STORAGE_ROOT", None)
+    env.pop("FINRNN_PRICE_PATH", None)
+    args = ["--start", "2017-10-02", "--end", "2018-03-29", "--epochs", "500"]
+    proc = subprocess.Popen(
+        [BIN / "finrnn-demo", *args, "--storage-root", str(tmp_path / "store")],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines = []
+    try:
+        for line in proc.stdout:
+            lines.append(line)
+            if " epoch 1/500:" in line:
+                proc.send_signal(signal.SIGINT)
+                break
+        else:
+            pytest.fail("training never logged its first epoch:\n" + "".join(lines[-40:]))
+        rest, _ = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    out = "".join(lines) + rest
+    assert proc.returncode == 1, out[-4000:]
+    assert "interrupted by SIGINT; not retried" in out, out[-4000:]
+    assert "requested a retry" not in out and "STEP_UP_FOR_RETRY" not in out, out[-4000:]
+    assert "not started, the run was interrupted" in out  # the other two models
+    assert "(retraining_job) FAILED" in out
+    # one model had started; neither it nor the others trained on
+    trained = {
+        line.split("@")[0].split()[-1]
+        for line in out.splitlines()
+        if " epoch " in line and "/500:" in line
+    }
+    assert len(trained) == 1, trained
+    assert not [line for line in out.splitlines() if " epoch 3/500:" in line]
