@@ -147,7 +147,9 @@ class RecurrentModel:
             same result. Defaults to `None` (random).
         model_id: Name in checkpoint file names. Defaults to the cell type.
         model_dir: Checkpoint folder, created if missing. Defaults to a new
-            temporary folder.
+            folder `finrnn_<model_id>_*` in the system's temp folder, which is kept
+            (its checkpoints outlive the object, for `load` or a resume): pass a
+            folder of your own for anything you train often.
         log_dir: Folder for TensorBoard: per-epoch training scalars (only when
             given) and `show_graph`'s graph. Defaults to `<model_dir>/logs` for
             `show_graph` and no scalars.
