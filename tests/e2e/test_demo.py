@@ -16,18 +16,8 @@ pytestmark = pytest.mark.e2e
 
 def test_the_demo_runs_the_graph_and_its_prediction_table_reads_back(tmp_path):
     root = tmp_path / "finrnn_data"
-    env = {**os.environ, "DAGSTER_HOME": str(tmp_path / "home")}
-    env.pop("FINRNN_STORAGE_ROOT", None)
-    env.pop("FINRNN_PRICE_PATH", None)
     args = ["--start", "2017-10-02", "--end", "2018-03-29", "--epochs", "1"]
-    out = subprocess.run(
-        [BIN / "finrnn-demo", *args, "--storage-root", str(root)],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    out = demo(tmp_path, *args, root=root)
     assert out.returncode == 0, out.stderr[-4000:]
     summary = out.stdout[out.stdout.index("=== finrnn: 3 runs succeeded") :]
     assert ", after the lookback ingest run " in summary.splitlines()[0]  # 2017-08..09 first
@@ -49,14 +39,7 @@ def test_the_demo_runs_the_graph_and_its_prediction_table_reads_back(tmp_path):
 
     # Again over the same store with an earlier cut-off: the days after 2018-02-16 are still
     # predicted by the first demo's newer checkpoints, and the summary must say so.
-    again = subprocess.run(
-        [BIN / "finrnn-demo", *args, "--cutoff", "2018-01-26", "--storage-root", str(root)],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    again = demo(tmp_path, *args, "--cutoff", "2018-01-26", root=root)
     assert again.returncode == 0, again.stderr[-4000:]
     (note,) = [
         line
@@ -67,14 +50,19 @@ def test_the_demo_runs_the_graph_and_its_prediction_table_reads_back(tmp_path):
     assert "lstm@2018-02-16#" in note and "--storage-root DIR" in note
 
 
-def demo(tmp_path, *args):
+def demo_env(tmp_path) -> dict:
+    """A newcomer's environment: an instance of its own, no store or prices preset."""
     env = {**os.environ, "DAGSTER_HOME": str(tmp_path / "home")}
     env.pop("FINRNN_STORAGE_ROOT", None)
     env.pop("FINRNN_PRICE_PATH", None)
+    return env
+
+
+def demo(tmp_path, *args, root=None):
     return subprocess.run(
-        [BIN / "finrnn-demo", "--storage-root", str(tmp_path / "store"), *args],
+        [BIN / "finrnn-demo", "--storage-root", str(root or tmp_path / "store"), *args],
         cwd=REPO,
-        env=env,
+        env=demo_env(tmp_path),
         capture_output=True,
         text=True,
         timeout=600,
@@ -104,14 +92,11 @@ def test_ctrl_c_during_training_ends_the_demo_without_retrying(tmp_path):
     """Dagster retries an interrupted step that has a retry policy; a user's Ctrl-C must stop."""
     import signal
 
-    env = {**os.environ, "DAGSTER_HOME": str(tmp_path / "home")}
-    env.pop("FINRNN_STORAGE_ROOT", None)
-    env.pop("FINRNN_PRICE_PATH", None)
     args = ["--start", "2017-10-02", "--end", "2018-03-29", "--epochs", "500"]
     proc = subprocess.Popen(
         [BIN / "finrnn-demo", *args, "--storage-root", str(tmp_path / "store")],
         cwd=REPO,
-        env=env,
+        env=demo_env(tmp_path),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
