@@ -64,7 +64,7 @@ def _trading_day(parser: argparse.ArgumentParser, name: str, value: str, forward
     day = _date(parser, name, value)
     # Partitions are weekdays: a weekend start moves to Monday, a weekend end to Friday.
     offset = pd.offsets.BDay(1 if forward else -1)
-    return day if day.dayofweek < 5 else day + offset
+    return day if day.day_of_week < 5 else day + offset
 
 
 def _date(parser: argparse.ArgumentParser, name: str, value: str):

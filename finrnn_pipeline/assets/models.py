@@ -164,7 +164,7 @@ def build_checkpoint_asset(cell_type: str) -> dg.AssetsDefinition:
         features = read_table(table, end=pd.Timestamp(cutoffs[-1]))
         # The lease sets the visible GPU(s) before TensorFlow starts in this step's process.
         with (
-            _interrupts_end_the_run(context.run_id, step),
+            _interrupts_end_the_run(context.run.run_id, step),
             _failure_without_retry(step),
             compute.training_devices(config.device_num) as (
                 plan,
