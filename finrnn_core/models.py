@@ -48,7 +48,7 @@ ARCHITECTURE_FIELDS = (
     "forward_step",
 )
 
-_CHECKPOINT_NAME = re.compile(r"^(?P<model_id>.+)_(?:epoch_\d+|latest)\.ckpt$")
+_CHECKPOINT_NAME = re.compile(r"^(?P<model_id>.+)_(?:epoch_(?P<epoch>\d+)|latest)\.ckpt$")
 
 #: One batch from a data feeder: `(X, y, y_mean, y_std, in_sample_size)`.
 Batch = tuple[Any, Any, Any, Any, Any]
@@ -964,15 +964,7 @@ class RecurrentModel:
         completed epoch; one left half-written by a killed process is skipped.
         """
         model_id = str(self._config.model_id)
-        pattern = re.compile(rf"^{re.escape(model_id)}_epoch_(\d+)\.ckpt\.index$")
-        found = sorted(
-            (
-                (int(m[1]), os.path.join(self._model_dir, m[0][: -len(".index")]))
-                for m in map(pattern.match, os.listdir(self._model_dir))
-                if m
-            ),
-            reverse=True,
-        )
+        found = self._epoch_checkpoints()[::-1]
         failures: list[str] = []
         for epoch, prefix in found:
             try:
@@ -1001,22 +993,39 @@ class RecurrentModel:
             )
         return None
 
+    def _checkpoint_files(self) -> list[tuple[str, int | None]]:
+        """This model id's checkpoint files in `model_dir`, each with its epoch (None: latest).
+
+        A checkpoint `<model_id>_epoch_<n>.ckpt` or `<model_id>_latest.ckpt` is stored as files
+        named `<prefix>.index` and `<prefix>.data-*`; other files are never counted.
+        """
+        model_id = str(self._config.model_id)
+        files = []
+        for name in os.listdir(self._model_dir):
+            prefix, dot, _ = name.partition(".ckpt.")
+            match = _CHECKPOINT_NAME.match(prefix + ".ckpt") if dot else None
+            if match and match["model_id"] == model_id:
+                files.append((name, None if match["epoch"] is None else int(match["epoch"])))
+        return files
+
+    def _epoch_checkpoints(self) -> list[tuple[int, str]]:
+        """`(epoch, prefix)` of each epoch checkpoint with an index file, oldest first."""
+        return sorted(
+            (epoch, os.path.join(self._model_dir, name[: -len(".index")]))
+            for name, epoch in self._checkpoint_files()
+            if epoch is not None and name.endswith(".ckpt.index")
+        )
+
     def _remove_checkpoints(self) -> None:
         """Deletes this model id's epoch and latest checkpoints in `model_dir` (a fresh start)."""
-        model_id = str(self._config.model_id)
-        old = [
-            name
-            for name in os.listdir(self._model_dir)
-            if (match := _CHECKPOINT_NAME.match(name.split(".ckpt.")[0] + ".ckpt"))
-            and match["model_id"] == model_id
-        ]
+        old = [name for name, _ in self._checkpoint_files()]
         for name in old:
             os.remove(os.path.join(self._model_dir, name))
         if old:
             logger.warning(
                 "%s starts over (restore_model=False): deleted %d checkpoint file(s) of the "
                 "earlier run in %s",
-                model_id,
+                self._config.model_id,
                 len(old),
                 self._model_dir,
             )
@@ -1073,12 +1082,10 @@ class RecurrentModel:
         continued from; kept, the next resume would pick the old run's last epoch while
         `latest` and the saved config say this run's.
         """
-        pattern = re.compile(rf"^{re.escape(str(self._config.model_id))}_epoch_(\d+)\.ckpt\.")
-        later = {}
-        for name in os.listdir(self._model_dir):
-            match = pattern.match(name)
-            if match and int(match[1]) > epoch:
-                later.setdefault(int(match[1]), []).append(name)
+        later: dict[int, list[str]] = {}
+        for name, number in self._checkpoint_files():
+            if number is not None and number > epoch:
+                later.setdefault(number, []).append(name)
         for names in later.values():
             for name in names:
                 os.remove(os.path.join(self._model_dir, name))
@@ -1297,13 +1304,7 @@ class RecurrentModel:
             `last_metrics`, `model_dir`, `latest_checkpoint`, `last_checkpoint`
             and `checkpoints` (epoch prefixes found in `model_dir`, oldest first).
         """
-        model_id = str(self._config.model_id)
-        pattern = re.compile(rf"^{re.escape(model_id)}_epoch_(\d+)\.ckpt\.index$")
-        found = sorted(
-            (int(m[1]), os.path.join(self._model_dir, m[0][: -len(".index")]))
-            for m in map(pattern.match, os.listdir(self._model_dir))
-            if m
-        )
+        found = self._epoch_checkpoints()
         status = {
             "config": self._config.to_dict(),
             "device_used": self._device_used,

@@ -814,12 +814,17 @@ def test_a_saved_config_that_is_not_an_object_names_the_file(trained_lstm, tmp_p
 def test_restore_model_false_deletes_the_earlier_runs_checkpoints(data, tmp_path, caplog) -> None:
     X, y = data
     RNN(model_dir=tmp_path, **TINY).train(X, y, in_sample_size=48, epoch_end=5)
+    # not this model's checkpoints: a user's file named like one, and a prefix's own name
+    kept = ["rnn_latest", "rnn_epoch_9.ckpt", "rnn_epoch_9.txt", "rnnx_epoch_1.ckpt.index"]
+    for name in kept:
+        (tmp_path / name).write_text("not a checkpoint of model rnn")
     other = {**TINY, "activation": "relu"}  # not an architecture field: restore would allow it
     with caplog.at_level(logging.WARNING, logger="finrnn_core"):
         RNN(model_dir=tmp_path, **other).train(
             X, y, in_sample_size=48, epoch_end=2, restore_model=False
         )
     assert "deleted" in caplog.text and "restore_model=False" in caplog.text
+    assert all((tmp_path / name).exists() for name in kept)
     assert sorted(p.name.split(".")[0] for p in tmp_path.glob("rnn_*.ckpt.index")) == [
         "rnn_epoch_1",
         "rnn_epoch_2",
