@@ -21,7 +21,9 @@ cannot be read are always counted) ends up in exactly one of :attr:`PriceIngest.
 
 from __future__ import annotations
 
+import codecs
 import glob as globlib
+import gzip
 import os
 import re
 from collections import Counter
@@ -107,8 +109,14 @@ _DATE_FORMATS = (
     "%m/%d/%y",
     "%d/%m/%y",
 )
-# A UTC offset ending a timestamp: Z, +05:00, +0500, or a bare +05 right after a time.
-_TZ_SUFFIX = re.compile(r"(?:Z|[+-]\d\d:?\d\d|:\d\d(?:\.\d+)?[+-]\d\d)$")
+# A UTC offset ending a timestamp: Z, +05:00, +0500 or +05, after a time of day (the year of
+# 01-Aug-2017 is not an offset of -20:17).
+_TZ_SUFFIX = re.compile(r"\d\d:\d\d(?::\d\d(?:\.\d+)?)?\s?(?:Z|[+-]\d\d(?::?\d\d)?)$")
+# Timestamps in CSV stay text (a format with no directive matches only its own words): the
+# date parser needs each stamp's own offset, and a quarantined row keeps its date as written.
+# Plain dates are still typed by pyarrow, which is the fast path.
+_TIMESTAMPS_STAY_TEXT = ["not a timestamp"]
+_OFFSET = re.compile(r"\s?(?:Z|[+-]\d\d(?::?\d\d)?)$")
 # Every file's rows are built as one Arrow table of this schema and all files are concatenated
 # before pandas sees them: one conversion instead of a DataFrame (and its per-row text) per file.
 _LONG_SCHEMA = pa.schema(
@@ -137,14 +145,24 @@ class CsvDialect:
         decimal: decimal separator, ``"."`` or ``","``.
         thousands: thousands separator to strip (e.g. ``"."`` with decimal commas), or None.
         date_format: a ``strftime`` format such as ``"%d.%m.%Y"``, or None to detect.
+        encoding: the text encoding, default ``"utf-8"`` (e.g. ``"latin-1"``, ``"cp1252"``);
+            a file that starts with a UTF-16 byte order mark is read as UTF-16 whatever it says.
     """
 
     delimiter: str = ","
     decimal: str = "."
     thousands: str | None = None
     date_format: str | None = None
+    encoding: str = "utf-8"
 
     def __post_init__(self) -> None:
+        try:
+            codecs.lookup(self.encoding)
+        except (LookupError, TypeError) as exc:
+            raise ConfigError(
+                "`encoding` must be a text encoding Python knows, such as 'utf-8' or 'latin-1'. "
+                f"Received: encoding={self.encoding!r}"
+            ) from exc
         if len(self.delimiter) != 1:
             raise ConfigError(
                 f"`delimiter` must be one character. Received: delimiter={self.delimiter!r}"
@@ -514,10 +532,12 @@ def _read_table(
             blank.append(int(row.number) if row.number is not None else -1)
         return "skip"
 
+    encoding = _encoding(path, dialect)
+
     def read(use_threads: bool) -> pa.Table:
         return pacsv.read_csv(
             path,
-            read_options=pacsv.ReadOptions(use_threads=use_threads),
+            read_options=pacsv.ReadOptions(use_threads=use_threads, encoding=encoding),
             parse_options=pacsv.ParseOptions(
                 delimiter=dialect.delimiter,
                 invalid_row_handler=keep_aside,
@@ -528,6 +548,7 @@ def _read_table(
                 strings_can_be_null=False,
                 quoted_strings_can_be_null=False,
                 decimal_point=dialect.decimal,
+                timestamp_parsers=_TIMESTAMPS_STAY_TEXT,
             ),
         )
 
@@ -541,9 +562,54 @@ def _read_table(
             blank.clear()
             table = read(use_threads=False)
         skipped = sorted([n for n, _ in malformed] + blank)
-        return table, malformed, skipped
+        table.column_names  # noqa: B018 (decodes the header: a bad byte there raises here)
+    except UnicodeDecodeError as exc:  # in the header, or a line set aside above
+        raise DataError(
+            f"Cannot read price file {str(path)!r}: it is not {encoding} text ({exc.reason}, "
+            f"byte {exc.object[exc.start : exc.start + 1]!r}). {_ENCODING_HINT}"
+        ) from exc
     except (OSError, pa.ArrowInvalid) as exc:
         raise DataError(f"Cannot read price file {str(path)!r}: {exc}") from exc
+    _check_text(path, table, skipped, encoding)
+    return table, malformed, skipped
+
+
+_ENCODING_HINT = "Set the price source's encoding (e.g. latin-1 or cp1252), or save it as UTF-8."
+_BOMS = {codecs.BOM_UTF16_LE: "utf-16", codecs.BOM_UTF16_BE: "utf-16"}
+
+
+def _encoding(path: Path, dialect: CsvDialect) -> str:
+    """The dialect's encoding, unless the file starts with a UTF-16 byte order mark."""
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    try:
+        with opener(path, "rb") as fh:
+            head = fh.read(2)
+    except (OSError, EOFError):  # not gzip after all, unreadable: the reader says why
+        return dialect.encoding
+    return _BOMS.get(head, dialect.encoding)
+
+
+def _check_text(path: Path, table: pa.Table, skipped: list[int], encoding: str) -> None:
+    """Raises a DataError naming the line and column of the first cell that is not text.
+
+    pyarrow keeps a column with bytes the encoding cannot decode as binary; read on, it would
+    fail far from here without naming the file.
+    """
+    for name, column in zip(table.column_names, table.columns, strict=True):
+        if not pa.types.is_binary(column.type) and not pa.types.is_large_binary(column.type):
+            continue
+        for row, value in enumerate(column.to_pylist()):
+            try:
+                value.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                line = row + 2  # the header is line 1
+                for number in skipped:  # blank and set-aside lines have no row
+                    line += number <= line
+                raise DataError(
+                    f"Cannot read price file {str(path)!r}: line {line}, column {name!r} is "
+                    f"not {encoding} text ({value[max(exc.start - 10, 0) : exc.end + 10]!r}). "
+                    f"{_ENCODING_HINT}"
+                ) from exc
 
 
 def _malformed_frame(
@@ -777,8 +843,9 @@ def _parse_dates(
     if pa.types.is_timestamp(kind):
         series = column.to_pandas()
         if series.dt.tz is not None:
-            series = series.dt.tz_convert(exchange_tz).dt.tz_localize(None)
-            repairs["timezone_normalised"] += int(_ns(series).notna().sum())
+            # the day comes from the zone, so the stamp as written is the raw date
+            series = _aware_days(series.dt.tz_localize(None), series, exchange_tz, repairs)
+            return _ns(series).to_numpy(dtype="datetime64[ns]"), _as_text(column)
         out = _ns(series.dt.normalize())
         lost = out.isna().to_numpy() & series.notna().to_numpy()
         if not lost.any():
@@ -791,9 +858,13 @@ def _parse_dates(
     if dialect.date_format:
         offsets = "%z" in dialect.date_format or "%Z" in dialect.date_format
         parsed = pd.to_datetime(raw, format=dialect.date_format, errors="coerce", utc=offsets)
-        if parsed.dt.tz is not None:  # a %z format: the exchange-local date, as for ISO texts
-            parsed = parsed.dt.tz_convert(exchange_tz).dt.tz_localize(None)
-            repairs["timezone_normalised"] += int(_ns(parsed).notna().sum())
+        if parsed.dt.tz is not None:  # a %z format: the same rule as for ISO texts
+            wall = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns]")
+            if "%z" in dialect.date_format:  # %Z names: no wall time, the instant decides
+                wall_format = dialect.date_format.replace("%z", "").strip()
+                wall_text = raw.str.replace(_OFFSET, "", regex=True).str.strip()
+                wall = pd.to_datetime(wall_text, format=wall_format, errors="coerce")
+            parsed = _aware_days(wall, parsed, exchange_tz, repairs)
         return _ns(parsed.dt.normalize()).to_numpy(dtype="datetime64[ns]"), raw.to_numpy()
     if pa.types.is_integer(kind) or raw.str.fullmatch(r"\d{8}").all():
         parsed = pd.to_datetime(raw, format="%Y%m%d", errors="coerce")
@@ -803,10 +874,9 @@ def _parse_dates(
     aware = raw.str.contains(_TZ_SUFFIX, na=False)
     if aware.any():
         stamps = pd.to_datetime(raw[aware], format="ISO8601", utc=True, errors="coerce")
-        local = stamps.dt.tz_convert(exchange_tz).dt.tz_localize(None).dt.normalize()
-        local = _ns(local)
-        out[aware] = local
-        repairs["timezone_normalised"] += int(local.notna().sum())
+        wall_text = raw[aware].str.replace(_OFFSET, "", regex=True)
+        wall = pd.to_datetime(wall_text, format="ISO8601", errors="coerce")
+        out[aware] = _ns(_aware_days(wall, stamps, exchange_tz, repairs))
     naive = ~aware
     if naive.any():
         parsed = pd.to_datetime(raw[naive], format="ISO8601", errors="coerce")
@@ -815,6 +885,32 @@ def _parse_dates(
             parsed[retry] = _parse_other_format(raw[naive][retry], where)
         out[naive] = _ns(parsed.dt.normalize())
     return out.to_numpy(dtype="datetime64[ns]"), raw.to_numpy()
+
+
+def _aware_days(
+    wall: pd.Series, stamps: pd.Series, exchange_tz: str, repairs: Counter[str]
+) -> pd.Series:
+    """The days of timezone-aware timestamps, given each one's wall time in its own offset.
+
+    A stamp at midnight in its own offset is a date label: a daily bar exported as
+    2021-03-01T00:00:00Z is 1 March's bar, and its day is the day written (counted as
+    `midnight_offset_ignored`). Any other time is an instant, and its day is the exchange-local
+    day (`timezone_normalised`): 2021-03-02T01:00:00Z is 1 March in New York. Converting a
+    midnight label instead would file 1 March's prices on 28 February, a day before they existed.
+
+    Args:
+        wall: naive wall times, NaT where unknown (then the instant decides).
+        stamps: the same values as aware timestamps.
+    """
+    local = stamps.dt.tz_convert(exchange_tz).dt.tz_localize(None).dt.normalize()
+    label = wall.notna() & stamps.notna() & (wall == wall.dt.normalize())
+    for name, count in (
+        ("midnight_offset_ignored", int(label.sum())),
+        ("timezone_normalised", int((~label & local.notna()).sum())),
+    ):
+        if count:
+            repairs[name] += count
+    return local.where(~label, wall)
 
 
 _NS_FIRST, _NS_LAST = pd.Timestamp.min.ceil("D"), pd.Timestamp.max.floor("D")

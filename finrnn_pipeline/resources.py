@@ -55,6 +55,11 @@ class PriceSourceResource(dg.ConfigurableResource):
     date_format: str = Field(
         default="", description="strftime format of dates, e.g. %d.%m.%Y; empty: detect."
     )
+    encoding: str = Field(
+        default="utf-8",
+        description="Text encoding of CSV files, e.g. latin-1 or cp1252 (files with a UTF-16 "
+        "byte order mark are read as UTF-16).",
+    )
     splits: list[SplitConfig] = Field(
         default_factory=list, description="Splits to adjust: prices before the date / ratio."
     )
@@ -73,6 +78,15 @@ class PriceSourceResource(dg.ConfigurableResource):
     def sessions(self, start: pd.Timestamp, end: pd.Timestamp) -> pd.DatetimeIndex:
         return trading_sessions(self.calendar, start, end)
 
+    def dialect(self) -> CsvDialect:
+        return CsvDialect(
+            delimiter=self.delimiter,
+            decimal=self.decimal,
+            thousands=self.thousands or None,
+            date_format=self.date_format or None,
+            encoding=self.encoding,
+        )
+
     def read(self, start: pd.Timestamp, end: pd.Timestamp) -> PriceIngest:
         return read_prices(
             self.resolved_path(),
@@ -81,12 +95,7 @@ class PriceSourceResource(dg.ConfigurableResource):
             trading_days=self.sessions(start, end),
             exchange_tz=exchange_timezone(self.calendar),
             column_map=self.column_map,
-            dialect=CsvDialect(
-                delimiter=self.delimiter,
-                decimal=self.decimal,
-                thousands=self.thousands or None,
-                date_format=self.date_format or None,
-            ),
+            dialect=self.dialect(),
             splits=[Split(s.ticker, s.date, s.ratio) for s in self.splits],
             jump_threshold=self.jump_threshold,
             strict=self.strict,

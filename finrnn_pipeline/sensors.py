@@ -10,7 +10,7 @@ import dagster as dg
 import pandas as pd
 
 from finrnn_core.calendar import exchange_timezone
-from finrnn_core.prices import CsvDialect, list_price_files, read_prices
+from finrnn_core.prices import list_price_files, read_prices
 from finrnn_pipeline.partitions import trading_days
 from finrnn_pipeline.resources import PriceSourceResource
 
@@ -35,12 +35,7 @@ def covered_dates(price_source: PriceSourceResource, files: list[str]) -> tuple[
             path,
             exchange_tz=exchange_timezone(price_source.calendar),
             column_map=price_source.column_map,
-            dialect=CsvDialect(
-                delimiter=price_source.delimiter,
-                decimal=price_source.decimal,
-                thousands=price_source.thousands or None,
-                date_format=price_source.date_format or None,
-            ),
+            dialect=price_source.dialect(),
         )
         dates.append(result.prices["date"])
         dates.append(result.quarantine["date"])

@@ -267,6 +267,83 @@ def test_timezone_aware_parquet_timestamps(tmp_path):
     assert list(closes(result, "P")) == ["2021-03-01", "2021-03-02"]
 
 
+def test_a_stamp_at_midnight_in_its_own_offset_is_the_day_written(tmp_path):
+    """Daily bars exported as 2021-03-02T00:00:00Z are 2 March's: converted to New York time
+    they would be filed on 1 March, a day before their prices existed."""
+    path = write(
+        tmp_path,
+        "M.csv",
+        "Date,Close\n"
+        "2021-03-01T00:00:00Z,1\n"
+        "2021-03-02T00:00:00+00:00,2\n"
+        "2021-03-03T00:00:00.000+09:00,3\n"
+        "2021-03-05T01:00:00Z,5\n"  # an instant: 4 March, 20:00 in New York
+        "2021-03-06T00:00:00Z,6\n",  # a Saturday as written, so quarantined
+    )
+    result = read_prices(path, trading_days=pd.bdate_range("2021-03-01", "2021-03-05"))
+    assert closes(result, "M") == {
+        "2021-03-01": 1,
+        "2021-03-02": 2,
+        "2021-03-03": 3,
+        "2021-03-04": 5,
+    }
+    assert result.repairs["midnight_offset_ignored"] == 4
+    assert result.repairs["timezone_normalised"] == 1
+    # the quarantined row keeps its date as written, not pyarrow's rendering of the instant
+    q = result.quarantine
+    assert q[["reason", "raw_date"]].values.tolist() == [
+        ["non_trading_day", "2021-03-06T00:00:00Z"]
+    ]
+    # the same rule for a declared %z format and for aware Parquet timestamps
+    text = "Date,Close\n2021-03-01T00:00:00+0500,1\n2021-03-02T23:30:00-0500,3\n"
+    declared = read_prices(
+        write(tmp_path, "Z.csv", text), dialect=CsvDialect(date_format="%Y-%m-%dT%H:%M:%S%z")
+    )
+    assert closes(declared, "Z") == {"2021-03-01": 1, "2021-03-02": 3}
+    stamps = pd.to_datetime(["2021-03-01", "2021-03-02", "2021-03-06"]).tz_localize("UTC")
+    pd.DataFrame({"close": [1.0, 2.0, 6.0]}, index=pd.Index(stamps, name="date")).to_parquet(
+        tmp_path / "U.parquet"
+    )
+    typed = read_prices(
+        tmp_path / "U.parquet", trading_days=pd.bdate_range("2021-03-01", "2021-03-05")
+    )
+    assert closes(typed, "U") == {"2021-03-01": 1, "2021-03-02": 2}
+    assert typed.quarantine["raw_date"].str.startswith("2021-03-06 00:00:00").all()
+
+
+def test_day_month_year_dates_with_dashes_are_dates_not_utc_offsets(tmp_path):
+    for name, days in (
+        ("MON", ["01-Aug-2017", "02-Aug-2017", "14-Aug-2017"]),
+        ("DMY", ["01-08-2017", "02-08-2017", "14-08-2017"]),
+        ("MDY", ["08-01-2017", "08-02-2017", "08-14-2017"]),
+    ):
+        text = "Date,Close\n" + "".join(f"{day},{i}\n" for i, day in enumerate(days, 1))
+        result = read_prices(write(tmp_path, f"{name}.csv", text))
+        assert closes(result, name) == {"2017-08-01": 1, "2017-08-02": 2, "2017-08-14": 3}, name
+        assert result.rows_quarantined == 0 and "timezone_normalised" not in result.repairs
+
+
+def test_a_file_that_is_not_utf8_names_the_line_and_column_or_reads_with_its_encoding(tmp_path):
+    text = "Date,Ticker,Close\n2021-03-01,A,1\n\n2021-03-02,Zürich,2\n"
+    latin = write(tmp_path, "L.csv", text, encoding="latin-1")
+    with pytest.raises(
+        DataError,
+        match=r"L\.csv': line 4, column 'Ticker' is not utf-8 text \(b'Z\\xfcrich'\)\. "
+        r"Set the price source's encoding",
+    ):
+        read_prices(latin)
+    result = read_prices(latin, dialect=CsvDialect(encoding="latin-1"))
+    assert closes(result, "Zürich") == {"2021-03-02": 2} and balanced(result)
+    header = write(tmp_path, "H.csv", "Date,Kurs€\n2021-03-01,1\n", encoding="cp1252")
+    with pytest.raises(DataError, match=r"H\.csv': it is not utf-8 text .*encoding"):
+        read_prices(header)
+    # Excel's "Unicode text": UTF-16 with a byte order mark, read whatever the dialect says
+    utf16 = write(tmp_path, "W.csv", "Date,Close\n2021-03-01,7\n", encoding="utf-16")
+    assert closes(read_prices(utf16), "W") == {"2021-03-01": 7}
+    with pytest.raises(ConfigError, match=r"`encoding` must be .* Received: encoding='utf-9'"):
+        CsvDialect(encoding="utf-9")
+
+
 def test_byte_order_mark_before_the_header(tmp_path):
     path = write(tmp_path, "BOM.csv", "\ufeffDate,Close\n2021-03-01,4\n")
     assert closes(read_prices(path), "BOM") == {"2021-03-01": 4}

@@ -259,6 +259,24 @@ def test_the_calendar_is_configured_per_source(tmp_path):
     )
 
 
+def test_the_encoding_is_configured_per_source(tmp_path):
+    folder = tmp_path / "prices"
+    folder.mkdir()
+    (folder / "ch.csv").write_bytes(
+        "Date,Ticker,Close\n2018-05-04,Zürich,1.5\n2018-05-07,Genève,2.5\n".encode("cp1252")
+    )
+    with pytest.raises(DataError, match=r"ch\.csv': line 2, column 'Ticker' is not utf-8 text"):
+        run_assets(tmp_path / "utf8", "2018-05-04", "2018-05-07", INGEST, price_path=str(folder))
+    root = tmp_path / "cp1252"
+    source = PriceSourceResource(path=str(folder), encoding="cp1252")
+    assert run_assets(root, "2018-05-04", "2018-05-07", INGEST, price_source=source).success
+    stored = read_table(root / "raw_prices")
+    assert sorted(zip(stored["ticker"], stored["adj_close"], strict=True)) == [
+        ("Genève", 2.5),
+        ("Zürich", 1.5),
+    ]
+
+
 def test_an_unknown_calendar_code_is_a_clear_error(tmp_path):
     with pytest.raises(
         ConfigError,
