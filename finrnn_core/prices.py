@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
@@ -56,6 +57,7 @@ QUARANTINE_REASONS = (
     "unparseable_date",
     "non_trading_day",
     "missing_price",
+    "wrong_field_count",
     "non_finite_price",
     "non_positive_price",
     "negative_volume",
@@ -419,7 +421,16 @@ def read_prices(
     sessions = _session_days(trading_days) if trading_days is not None else None
     if sessions is not None:
         reason[reason.isna() & ~long["date"].isin(sessions)] = "non_trading_day"
-    reason[reason.isna() & long["adj_close"].isna()] = "missing_price"
+    no_price = reason.isna() & long["adj_close"].isna()
+    # A line set aside for its field count holds more than a date: its price may be there but
+    # not where the header says (an unquoted 1,234.5), so "missing" would mislead.
+    reason[no_price & (long["other_reason"] == "wrong_field_count")] = "wrong_field_count"
+    # Text in the price cell that is not a number, as in the other columns; only the cells
+    # that mean "no value" (empty, null, NaN, -, ...) are a missing price.
+    said = long["raw_value"].fillna("").str.strip().str.lower()
+    not_a_number = no_price & (long["column"] != _WHOLE_LINE) & ~said.isin(_MISSING_TEXTS)
+    reason[reason.isna() & not_a_number] = "unparseable_number"
+    reason[reason.isna() & no_price] = "missing_price"
     reason[reason.isna() & ~np.isfinite(long["adj_close"])] = "non_finite_price"
     reason[reason.isna() & (long["adj_close"] <= 0)] = "non_positive_price"
     other = reason.isna() & long["other_reason"].notna()
@@ -631,11 +642,13 @@ def _malformed_frame(
             names = [fields[ticker_index].strip() if ticker_index < len(fields) else ""]
         else:
             names = tickers
+        # a line of a date alone has no price; any other is quarantined for its field count
+        why = "wrong_field_count" if len(fields) > 1 else None
         for name in names:
-            records.append((name, number, raw_date, text))
+            records.append((name, number, raw_date, text, why))
     if not records:
         return _LONG_SCHEMA.empty_table()
-    names, numbers, raw_dates, texts = (list(x) for x in zip(*records, strict=True))
+    names, numbers, raw_dates, texts, whys = (list(x) for x in zip(*records, strict=True))
     dates, _ = _parse_dates(
         pa.chunked_array([pa.array(raw_dates, pa.string())]), dialect, exchange_tz, repairs
     )
@@ -646,10 +659,14 @@ def _malformed_frame(
         ticker=pa.array(names, pa.string()),
         source_file=source,
         row_number=numbers,
-        column="<whole line>",
+        column=_WHOLE_LINE,
         raw_date=pa.array(raw_dates, pa.string()),
         raw_value=pa.array(texts, pa.string()),
+        other_reason=pa.array(whys, pa.string()),
     )
+
+
+_WHOLE_LINE = "<whole line>"  # the `column` of a row quarantined for its whole CSV line
 
 
 def _long_table(n: int, **columns: object) -> pa.Table:
@@ -722,7 +739,14 @@ def _read_one(
     price_roles = [r for r in ("close", "adj_close") if r in roles]
     ticker_index = names.index(roles["ticker"]) if "ticker" in roles else None
     if "ticker" in roles and price_roles:
-        tickers: pa.ChunkedArray | str = _text(table.column(roles["ticker"]))
+        cells = _text(table.column(roles["ticker"]))
+        # ' AAPL' and 'AAPL ' are AAPL (a wide header or a bad line's ticker is stripped too);
+        # a blank cell stays as written, to be quarantined as missing_ticker
+        trimmed = pc.utf8_trim_whitespace(cells)
+        tickers: pa.ChunkedArray | str = pc.if_else(pc.equal(trimmed, ""), cells, trimmed)
+        padded = int(pc.sum(pc.not_equal(cells, tickers)).as_py() or 0)
+        if padded:
+            repairs["ticker_whitespace_stripped"] += padded
         frame = _long_frame(table, roles, dates, raw_dates, tickers, row_numbers, source, dialect)
         file_tickers: list[str] = []
     elif price_roles or _single_value_column(names, roles) is not None:

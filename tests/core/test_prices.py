@@ -206,6 +206,51 @@ def test_null_nan_empty_and_dash_cells_are_quarantined_with_raw_values(tmp_path)
     assert q["row_number"].tolist() == [2, 3, 4, 5]
 
 
+def test_text_that_is_not_a_number_in_the_price_column_is_unparseable_not_missing(tmp_path):
+    long = write(tmp_path, "L.csv", "Date,Ticker,Close\n2021-03-01,A,abc\n2021-03-02,A,N/A\n")
+    wide = write(tmp_path, "W.csv", "Date,A,B\n2021-03-01,$4.10,5\n2021-03-02,, 1.5K \n")
+    for path in (long, wide):
+        result = read_prices(path)
+        assert balanced(result)
+        q = result.quarantine.sort_values(["row_number", "ticker"])
+        assert (
+            q[["reason", "column", "raw_value"]].values.tolist()
+            == {
+                "L.csv": [
+                    ["unparseable_number", "Close", "abc"],
+                    ["missing_price", "Close", "N/A"],
+                ],
+                "W.csv": [["unparseable_number", "A", "$4.10"], ["missing_price", "A", ""]],
+            }[path.name]
+        )
+
+
+def test_a_line_with_a_wrong_field_count_is_quarantined_as_such_with_the_line(tmp_path):
+    path = write(
+        tmp_path,
+        "F.csv",
+        "Date,Close,Volume\n2021-03-01,1,5\n2021-03-02,1,234.5,7\n2021-03-03\n2021-03-04,4,8\n",
+    )
+    result = read_prices(path)
+    assert closes(result, "F") == {"2021-03-01": 1, "2021-03-04": 4} and balanced(result)
+    assert result.quarantine[["reason", "column", "raw_value", "row_number"]].values.tolist() == [
+        ["wrong_field_count", "<whole line>", "2021-03-02,1,234.5,7", 3],
+        ["missing_price", "<whole line>", "2021-03-03", 4],  # a date alone: no price
+    ]
+
+
+def test_spaces_around_a_ticker_are_stripped_and_counted(tmp_path):
+    path = write(
+        tmp_path,
+        "T.csv",
+        "date,ticker,close\n2021-03-01,AAPL,1\n2021-03-02, AAPL,2\n2021-03-03,AAPL ,3\n",
+    )
+    result = read_prices(path)
+    assert closes(result, "AAPL") == {"2021-03-01": 1, "2021-03-02": 2, "2021-03-03": 3}
+    assert set(result.prices["ticker"]) == {"AAPL"}
+    assert result.repairs["ticker_whitespace_stripped"] == 2
+
+
 def test_date_only_rows_are_quarantined(tmp_path):
     path = write(
         tmp_path,
@@ -492,7 +537,7 @@ def test_utc_offsets_in_a_declared_format_and_bare_hour_offsets_give_the_exchang
     assert closes(result, "H") == {"2021-03-01": 1.0, "2021-03-03": 3.0}
     q = result.quarantine
     assert q[["reason", "column", "raw_date"]].values.tolist() == [
-        ["missing_price", "<whole line>", "2021-03-02T16:00:00+05"]
+        ["wrong_field_count", "<whole line>", "2021-03-02T16:00:00+05"]
     ]
     assert q["date"].dt.strftime("%Y-%m-%d").tolist() == ["2021-03-02"]
 

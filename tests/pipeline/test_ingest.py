@@ -331,7 +331,7 @@ def test_a_range_whose_every_row_is_quarantined_fails_after_storing_the_quaranti
     with pytest.raises(
         dg.Failure,
         match=r"Every one of the 3 rows read for 2018-03-01..2018-03-05 was quarantined "
-        r"\(\{'missing_price': 3\}\).* No raw_prices day was written\.",
+        r"\(\{'unparseable_number': 3\}\).* No raw_prices day was written\.",
     ):
         run_assets(root, "2018-03-01", "2018-03-05", INGEST, price_path=str(folder))
     q = read_table(root / "price_quarantine")
