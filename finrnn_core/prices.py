@@ -427,9 +427,9 @@ def read_prices(
     reason[no_price & (long["other_reason"] == "wrong_field_count")] = "wrong_field_count"
     # Text in the price cell that is not a number, as in the other columns; only the cells
     # that mean "no value" (empty, null, NaN, -, ...) are a missing price.
-    said = long["raw_value"].fillna("").str.strip().str.lower()
-    not_a_number = no_price & (long["column"] != _WHOLE_LINE) & ~said.isin(_MISSING_TEXTS)
-    reason[reason.isna() & not_a_number] = "unparseable_number"
+    cells = long.loc[no_price & (long["column"] != _WHOLE_LINE), "raw_value"]  # few rows
+    said = cells.fillna("").str.strip().str.lower()
+    reason[said.index[~said.isin(_MISSING_TEXTS)]] = "unparseable_number"
     reason[reason.isna() & no_price] = "missing_price"
     reason[reason.isna() & ~np.isfinite(long["adj_close"])] = "non_finite_price"
     reason[reason.isna() & (long["adj_close"] <= 0)] = "non_positive_price"
