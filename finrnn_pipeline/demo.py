@@ -58,10 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _trading_day(parser: argparse.ArgumentParser, name: str, value: str, forward: bool):
+def _trading_day(day, forward: bool):
     import pandas as pd
 
-    day = _date(parser, name, value)
     # Partitions are weekdays: a weekend start moves to Monday, a weekend end to Friday.
     offset = pd.offsets.BDay(1 if forward else -1)
     return day if day.day_of_week < 5 else day + offset
@@ -86,10 +85,15 @@ def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> arg
 
     from finrnn_pipeline.partitions import PARTITIONS_START
 
-    args.start = _trading_day(parser, "start", args.start, forward=True)
-    args.end = _trading_day(parser, "end", args.end, forward=False)
-    if args.start > args.end:
-        parser.error(f"--start {args.start:%Y-%m-%d} is after --end {args.end:%Y-%m-%d}.")
+    first, last = _date(parser, "start", args.start), _date(parser, "end", args.end)
+    if first > last:
+        parser.error(f"--start {first:%Y-%m-%d} is after --end {last:%Y-%m-%d}.")
+    args.start, args.end = _trading_day(first, forward=True), _trading_day(last, forward=False)
+    if args.start > args.end:  # only weekend days: the messages name the days as typed
+        parser.error(
+            f"--start {first:%Y-%m-%d} .. --end {last:%Y-%m-%d} holds no trading day: the "
+            "trading-day partitions are weekdays (Monday to Friday)."
+        )
     if args.start < pd.Timestamp(PARTITIONS_START):
         parser.error(
             f"--start {args.start:%Y-%m-%d} is before the first trading-day partition "

@@ -76,3 +76,15 @@ def test_the_last_line_shows_the_error_inside_any_dagster_execution_wrapper():
             'Error occurred while handling output "raw_prices"', [], wrapper, cause
         )
         assert _error_text(outer).startswith("NotADirectoryError: [Errno 20] Not a directory")
+
+
+def test_a_weekend_only_range_is_named_as_given_and_said_to_hold_no_weekday(capsys):
+    weekend = refused(capsys, "--start", "2017-10-07", "--end", "2017-10-08")
+    assert weekend.endswith(
+        "--start 2017-10-07 .. --end 2017-10-08 holds no trading day: the trading-day "
+        "partitions are weekdays (Monday to Friday)."
+    )
+    assert "2017-10-09" not in weekend and "2017-10-06" not in weekend
+    # a reversed range names the days as given too, not the weekdays they move to
+    reversed_ = refused(capsys, "--start", "2017-10-08", "--end", "2017-10-07")
+    assert reversed_.endswith("--start 2017-10-08 is after --end 2017-10-07.")
