@@ -50,6 +50,21 @@ ARCHITECTURE_FIELDS = (
 
 _CHECKPOINT_NAME = re.compile(r"^(?P<model_id>.+)_(?:epoch_(?P<epoch>\d+)|latest)\.ckpt$")
 
+class _RetracingOfOurSteps(logging.Filter):
+    """Drops TensorFlow's "triggered tf.function retracing" warning about this module's steps.
+
+    Each step has a fixed input signature, so it is traced once per model; TensorFlow counts
+    the traces of every model built from the same code together and, once a process holds a
+    few models (predicting from several cut-offs), warns at every new one as if it were a bug.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        return not ("triggered tf.function retracing" in text and "RecurrentModel." in text)
+
+
+_RETRACING_OF_OUR_STEPS = _RetracingOfOurSteps()
+
 #: One batch from a data feeder: `(X, y, y_mean, y_std, in_sample_size)`.
 Batch = tuple[Any, Any, Any, Any, Any]
 DataFeeder = Callable[[], Iterable[Batch]]
@@ -285,6 +300,7 @@ class RecurrentModel:
         import keras
         import tensorflow as tf
 
+        tf.get_logger().addFilter(_RETRACING_OF_OUR_STEPS)
         cfg = self._config
         layer_class = self._recurrent_layer_class(keras)
 

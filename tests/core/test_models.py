@@ -1184,3 +1184,26 @@ def test_paths_and_checkpoints_of_the_wrong_kind_are_refused_by_name(
         LSTM(model_dir=a_file, **TINY)
     with pytest.raises(ConfigError, match=r"A checkpoint must be given as a path prefix"):
         model.restore(None)
+
+
+def test_many_models_in_one_process_do_not_warn_of_retracing(data, tmp_path) -> None:
+    """Predicting from several cut-offs loads a model each; each traces its steps once."""
+    import tensorflow as tf
+
+    X, y = data
+    messages: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            messages.append(record.getMessage())
+
+    keep = Keep()
+    tf.get_logger().addHandler(keep)
+    try:
+        for i in range(7):
+            model = RNN(model_dir=tmp_path / str(i), **TINY)
+            model.train(X, y, in_sample_size=48, epoch_end=1)
+            model.predict(X)
+    finally:
+        tf.get_logger().removeHandler(keep)
+    assert not [m for m in messages if "retracing" in m], messages
