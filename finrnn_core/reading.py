@@ -31,8 +31,8 @@ def read_predictions(
             `None` or empty keeps all.
 
     Returns:
-        The rows sorted by date, model and ticker, with `date` (datetime64) first and then the
-        columns of `TABLE_SCHEMAS["predictions"]`.
+        The rows sorted by date, model and ticker, with `date` first and then the columns of
+        `TABLE_SCHEMAS["predictions"]`; `date` and `cutoff` are datetime64.
 
     Raises:
         DataError: `root` holds no `predictions` table.

@@ -289,7 +289,8 @@ def read_table(
             one ticker); all when ``None``.
 
     Returns:
-        A DataFrame with ``date`` as ``datetime64[ns]`` followed by the table's columns.
+        A DataFrame with ``date`` followed by the table's columns; ``date`` and every other
+        date column (such as ``cutoff``) are ``datetime64[ns]``.
 
     Raises:
         DataError: the table folder does not exist.
@@ -313,6 +314,10 @@ def read_table(
     names = None if columns is None else ["date", *[c for c in columns if c != "date"]]
     table = dataset.to_table(columns=names, filter=expr)
     frame = table.to_pandas()
-    frame["date"] = pd.to_datetime(frame["date"]).astype("datetime64[ns]")
+    # Arrow dates arrive as Python date objects in an object column, which pandas will stop
+    # comparing with datetime64: every date column comes back as datetime64[ns], like `date`.
+    for field in table.schema:
+        if pa.types.is_date(field.type):
+            frame[field.name] = pd.to_datetime(frame[field.name]).astype("datetime64[ns]")
     ordered = ["date", *[c for c in frame.columns if c != "date"]]
     return frame[ordered].sort_values(["date"], kind="stable").reset_index(drop=True)

@@ -83,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     # model ids are stored in lower case (lstm, gru, rnn); the demo prints them in capitals
     args.model = [m.lower() for m in args.model] if args.model else args.model
 
+    import pandas as pd
+
     from finrnn_core.reading import PREDICTIONS_TABLE, read_predictions
 
     table_dir = Path(args.root) / PREDICTIONS_TABLE
@@ -123,10 +125,13 @@ def main(argv: list[str] | None = None) -> int:
             ),
             file=sys.stderr,
         )
+    days = [c for c in frame.columns if pd.api.types.is_datetime64_any_dtype(frame[c])]
     if args.format == "parquet":
-        frame.assign(date=frame["date"].dt.date).to_parquet(args.output, index=False)
+        # date and cutoff are days: stored as Parquet dates, as in the table, not timestamps
+        frame.assign(**{c: frame[c].dt.date for c in days}).to_parquet(args.output, index=False)
     else:
-        frame["date"] = frame["date"].dt.strftime("%Y-%m-%d")
+        for column in days:
+            frame[column] = frame[column].dt.strftime("%Y-%m-%d")
         if args.format == "csv":
             text = frame.to_csv(index=False)
         else:

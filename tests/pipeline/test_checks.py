@@ -135,7 +135,7 @@ def test_a_missing_or_doubled_prediction_fails_the_completeness_check(store):
 
 def test_a_cutoff_on_the_predicted_day_fails_the_blocking_lookahead_check(store):
     def spoil(rows):
-        rows.loc[rows.index[0], "cutoff"] = rows.loc[rows.index[0], "date"].date()
+        rows.loc[rows.index[0], "cutoff"] = rows.loc[rows.index[0], "date"]
         return rows
 
     rewrite(store, "predictions", "2018-04-05", spoil)

@@ -4,6 +4,8 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from finrnn_core.reading import read_predictions
 from finrnn_core.storage import read_table
@@ -106,3 +108,13 @@ def test_cli_takes_model_names_in_any_case_and_says_why_nothing_matched(chain_ro
         assert out.returncode == 2
         assert "--output must be a file in an existing folder" in out.stderr
         assert "Traceback" not in out.stderr
+
+
+def test_cli_writes_cutoff_as_a_day_like_date(chain_root, tmp_path):
+    target = tmp_path / "out.parquet"
+    args = ("--root", str(chain_root), "--start", "2018-04-09", "--end", "2018-04-09")
+    assert cli(*args, "--format", "parquet", "--output", str(target)).returncode == 0
+    schema = pq.read_schema(target)
+    assert schema.field("date").type == pa.date32() and schema.field("cutoff").type == pa.date32()
+    text = pd.read_csv(io.StringIO(cli(*args, "--format", "csv").stdout), dtype=str)
+    assert set(text["date"]) == {"2018-04-09"} and set(text["cutoff"]) == {"2018-03-30"}

@@ -1,0 +1,32 @@
+import warnings
+
+import pandas as pd
+
+from finrnn_core.reading import read_predictions
+from finrnn_core.storage import TABLE_SCHEMAS, write_partition
+
+SCHEMA = TABLE_SCHEMAS["predictions"]
+
+
+def rows(date: str, model: str) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "date": pd.Timestamp(date),
+            "ticker": ["T0", "T1"],
+            "model": model,
+            "predicted": 0.1,
+            "realized": float("nan"),
+            "forward_step": 1,
+            "model_version": f"{model}@x",
+            "cutoff": pd.Timestamp("2020-12-31"),
+        }
+    )
+
+
+def test_cutoff_is_datetime64_like_date_so_they_compare_without_a_warning(tmp_path):
+    write_partition(tmp_path / "predictions", "2021-03-01", rows("2021-03-01", "lstm"), SCHEMA)
+    frame = read_predictions(tmp_path)
+    assert frame["cutoff"].dtype == "datetime64[ns]"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert (frame["date"] > frame["cutoff"]).all()
