@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from finrnn_core.storage import read_table
+from finrnn_core.storage import TABLE_SCHEMAS, read_table
 
 PREDICTIONS_TABLE = "predictions"
 
@@ -32,12 +32,18 @@ def read_predictions(
 
     Returns:
         The rows sorted by date, model and ticker, with `date` first and then the columns of
-        `TABLE_SCHEMAS["predictions"]`; `date` and `cutoff` are datetime64.
+        `TABLE_SCHEMAS["predictions"]`; `date` and `cutoff` are datetime64. A `predictions`
+        folder with no partition written yet gives zero rows with these columns.
 
     Raises:
         DataError: `root` holds no `predictions` table.
     """
-    frame = read_table(Path(root) / PREDICTIONS_TABLE, start=start, end=end)
+    frame = read_table(
+        Path(root) / PREDICTIONS_TABLE,
+        start=start,
+        end=end,
+        schema=TABLE_SCHEMAS[PREDICTIONS_TABLE],
+    )
     # one name is one ticker or model, not a sequence of letters
     tickers = [tickers] if isinstance(tickers, str) else list(tickers or [])
     models = [models] if isinstance(models, str) else list(models or [])

@@ -277,6 +277,7 @@ def read_table(
     end: str | pd.Timestamp | None = None,
     columns: list[str] | None = None,
     tickers: Iterable[str] | None = None,
+    schema: pa.Schema | None = None,
 ) -> pd.DataFrame:
     """Read a table (optionally only dates in ``[start, end]``) into pandas, ``date`` first.
 
@@ -287,6 +288,9 @@ def read_table(
         columns: columns to read besides ``date``; all when ``None``.
         tickers: only rows of these tickers (the table needs a ``ticker`` column; one string is
             one ticker); all when ``None``.
+        schema: the table's Arrow schema (without ``date``, e.g. ``TABLE_SCHEMAS["predictions"]``);
+            with it a folder that holds no partition yet reads as zero rows with the table's
+            columns (without it, such a folder has only a ``date`` column).
 
     Returns:
         A DataFrame with ``date`` followed by the table's columns; ``date`` and every other
@@ -299,7 +303,9 @@ def read_table(
     root = Path(table_dir)
     if not root.is_dir():
         raise DataError(f"Table {str(root)!r} does not exist; materialize it first.")
-    dataset = ds.dataset(root, format="parquet", partitioning=DATE_PARTITIONING)
+    if schema is not None:
+        schema = pa.schema([pa.field("date", pa.date32()), *schema])
+    dataset = ds.dataset(root, schema=schema, format="parquet", partitioning=DATE_PARTITIONING)
     expr = None
     if start is not None:
         expr = ds.field("date") >= pa.scalar(_as_date("start", start), pa.date32())

@@ -86,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     import pandas as pd
 
     from finrnn_core.reading import PREDICTIONS_TABLE, read_predictions
+    from finrnn_core.storage import partition_dates
 
     table_dir = Path(args.root) / PREDICTIONS_TABLE
     if not table_dir.is_dir():
@@ -100,6 +101,15 @@ def main(argv: list[str] | None = None) -> int:
             f"finrnn-predictions: error: no predictions table at {str(table_dir.resolve())!r}. "
             "Materialize the predictions asset first (e.g. `make demo`), or pass --root / set "
             f"FINRNN_STORAGE_ROOT to the storage root that holds it.{hint}",
+            file=sys.stderr,
+        )
+        return 2
+    if not partition_dates(table_dir):
+        print(
+            f"finrnn-predictions: error: the predictions table at {str(table_dir.resolve())!r} "
+            "holds no partition yet (no date=YYYY-MM-DD folder with a file). Materialize the "
+            "predictions asset first (e.g. `make demo`), or pass --root / set "
+            "FINRNN_STORAGE_ROOT to the storage root that holds it.",
             file=sys.stderr,
         )
         return 2

@@ -23,6 +23,14 @@ def rows(date: str, model: str) -> pd.DataFrame:
     )
 
 
+def test_an_empty_predictions_folder_reads_as_no_rows_with_the_tables_columns(tmp_path):
+    (tmp_path / "predictions").mkdir()
+    frame = read_predictions(tmp_path, models=["lstm"], tickers=["T0"])
+    assert frame.empty
+    assert list(frame.columns) == ["date", *SCHEMA.names]
+    assert frame["date"].dtype == "datetime64[ns]" and frame["cutoff"].dtype == "datetime64[ns]"
+
+
 def test_cutoff_is_datetime64_like_date_so_they_compare_without_a_warning(tmp_path):
     write_partition(tmp_path / "predictions", "2021-03-01", rows("2021-03-01", "lstm"), SCHEMA)
     frame = read_predictions(tmp_path)

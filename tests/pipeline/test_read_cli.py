@@ -110,6 +110,17 @@ def test_cli_takes_model_names_in_any_case_and_says_why_nothing_matched(chain_ro
         assert "Traceback" not in out.stderr
 
 
+def test_cli_on_an_empty_predictions_folder_says_nothing_is_materialized(tmp_path):
+    (tmp_path / "predictions").mkdir()
+    out = cli("--root", str(tmp_path))
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert (
+        f"the predictions table at {str((tmp_path / 'predictions').resolve())!r} holds no "
+        "partition yet" in out.stderr
+    )
+    assert "Materialize the predictions asset first" in out.stderr
+
+
 def test_cli_writes_cutoff_as_a_day_like_date(chain_root, tmp_path):
     target = tmp_path / "out.parquet"
     args = ("--root", str(chain_root), "--start", "2018-04-09", "--end", "2018-04-09")
