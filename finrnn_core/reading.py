@@ -12,6 +12,20 @@ from finrnn_core.storage import TABLE_SCHEMAS, read_table
 PREDICTIONS_TABLE = "predictions"
 
 
+def model_ids(models: str | Iterable[str] | None) -> list[str]:
+    """The stored model ids that `models` names: lower case, so `LSTM` is `lstm`.
+
+    Args:
+        models: model names in any case (`LSTM`, `Gru`); one string is one model; `None` is none.
+
+    Returns:
+        The names in lower case, in the order given.
+    """
+    # one name is one model, not a sequence of letters
+    names = [models] if isinstance(models, str) else list(models or [])
+    return [name.lower() for name in names]
+
+
 def read_predictions(
     root: str | Path,
     start: str | pd.Timestamp | None = None,
@@ -27,8 +41,9 @@ def read_predictions(
         end: last date (inclusive), or `None` for the last stored date.
         tickers: keep only these tickers (exact match; one string is one ticker); `None` or
             empty keeps all.
-        models: keep only these model ids (`lstm`, `gru`, `rnn`; one string is one model);
-            `None` or empty keeps all.
+        models: keep only these model ids (`lstm`, `gru`, `rnn`, in any case: `LSTM` is
+            `lstm`; one string is one model); `None` or empty keeps all. A model the table does
+            not hold matches no rows, as a ticker does.
 
     Returns:
         The rows sorted by date, model and ticker, with `date` first and then the columns of
@@ -44,9 +59,9 @@ def read_predictions(
         end=end,
         schema=TABLE_SCHEMAS[PREDICTIONS_TABLE],
     )
-    # one name is one ticker or model, not a sequence of letters
+    # one name is one ticker, not a sequence of letters
     tickers = [tickers] if isinstance(tickers, str) else list(tickers or [])
-    models = [models] if isinstance(models, str) else list(models or [])
+    models = model_ids(models)
     if tickers:
         frame = frame[frame["ticker"].isin(tickers)]
     if models:

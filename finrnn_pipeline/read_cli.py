@@ -41,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--model",
         action="append",
         default=[],
-        help="keep this model id (lstm, gru, rnn); repeat for several (default: all)",
+        help="keep this model id (lstm, gru, rnn; any case); repeat for several (default: all)",
     )
     parser.add_argument(
         "--format",
@@ -80,12 +80,9 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(
                 f"--output must be a file in an existing folder. Received: {args.output!r}"
             )
-    # model ids are stored in lower case (lstm, gru, rnn); the demo prints them in capitals
-    args.model = [m.lower() for m in args.model] if args.model else args.model
-
     import pandas as pd
 
-    from finrnn_core.reading import PREDICTIONS_TABLE, read_predictions
+    from finrnn_core.reading import PREDICTIONS_TABLE, model_ids, read_predictions
     from finrnn_core.storage import partition_dates
 
     table_dir = Path(args.root) / PREDICTIONS_TABLE
@@ -116,14 +113,16 @@ def main(argv: list[str] | None = None) -> int:
     frame = read_predictions(args.root, start, end, args.ticker, args.model)
     if frame.empty:
         stored = read_predictions(args.root)
-        known = {
-            "--ticker": (args.ticker, sorted(stored["ticker"].unique())),
-            "--model": (args.model, sorted(stored["model"].unique())),
+        have = {"--ticker": set(stored["ticker"]), "--model": set(stored["model"])}
+        # a model name matches by the library's rule (`LSTM` is `lstm`), a ticker exactly
+        absent = {
+            "--ticker": sorted({t for t in args.ticker if t not in have["--ticker"]}),
+            "--model": sorted({m for m in args.model if model_ids(m)[0] not in have["--model"]}),
         }
         hints = [
-            f"{flag} {sorted(set(wanted) - set(have))} not in the table (it has {have[:10]})"
-            for flag, (wanted, have) in known.items()
-            if wanted and set(wanted) - set(have)
+            f"{flag} {names} not in the table (it has {sorted(have[flag])[:10]})"
+            for flag, names in absent.items()
+            if names
         ]
         print(
             "finrnn-predictions: no rows match the filters"

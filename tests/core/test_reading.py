@@ -31,6 +31,17 @@ def test_an_empty_predictions_folder_reads_as_no_rows_with_the_tables_columns(tm
     assert frame["date"].dtype == "datetime64[ns]" and frame["cutoff"].dtype == "datetime64[ns]"
 
 
+def test_model_names_match_in_any_case(tmp_path):
+    write_partition(tmp_path / "predictions", "2021-03-01", rows("2021-03-01", "lstm"), SCHEMA)
+    write_partition(tmp_path / "predictions", "2021-03-02", rows("2021-03-02", "gru"), SCHEMA)
+    lower = read_predictions(tmp_path, models=["lstm"])
+    assert len(lower) == 2
+    pd.testing.assert_frame_equal(read_predictions(tmp_path, models=["LSTM"]), lower)
+    pd.testing.assert_frame_equal(read_predictions(tmp_path, models="Lstm"), lower)
+    # a model the table does not hold is no rows, as an unknown ticker is
+    assert read_predictions(tmp_path, models=["rnn"]).empty
+
+
 def test_cutoff_is_datetime64_like_date_so_they_compare_without_a_warning(tmp_path):
     write_partition(tmp_path / "predictions", "2021-03-01", rows("2021-03-01", "lstm"), SCHEMA)
     frame = read_predictions(tmp_path)

@@ -102,6 +102,9 @@ def test_cli_takes_model_names_in_any_case_and_says_why_nothing_matched(chain_ro
     none = cli("--root", str(chain_root), "--ticker", "APPL")
     assert none.returncode == 0 and none.stdout == ""
     assert "--ticker ['APPL'] not in the table (it has ['AAPL'," in none.stderr
+    unknown = cli("--root", str(chain_root), "--model", "XGB", "--ticker", "AAPL")
+    assert "--model ['XGB'] not in the table (it has ['gru', 'lstm', 'rnn'])" in unknown.stderr
+    assert "--ticker" not in unknown.stderr
     assert "Stored dates: 2018-04-02..2018-04-30" in none.stderr
     for bad in (str(tmp_path), str(tmp_path / "missing" / "x.csv")):
         out = cli("--root", str(chain_root), "--format", "csv", "--output", bad)
