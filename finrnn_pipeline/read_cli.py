@@ -66,6 +66,12 @@ def _date(parser: argparse.ArgumentParser, name: str, value: str | None):
         parser.error(f"--{name} must be a date YYYY-MM-DD. Received: {value!r}")
 
 
+def _listed(names: list[str], limit: int = 10) -> str:
+    """The first `limit` names, and how many more there are: `['A', ..., 'J', ..., and 11 more]`."""
+    more = len(names) - limit
+    return str(names) if more <= 0 else f"{str(names[:limit])[:-1]}, ..., and {more} more]"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -120,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
             "--model": sorted({m for m in args.model if model_ids(m)[0] not in have["--model"]}),
         }
         hints = [
-            f"{flag} {names} not in the table (it has {sorted(have[flag])[:10]})"
+            f"{flag} {names} not in the table (it has {_listed(sorted(have[flag]))})"
             for flag, names in absent.items()
             if names
         ]

@@ -102,6 +102,7 @@ def test_cli_takes_model_names_in_any_case_and_says_why_nothing_matched(chain_ro
     none = cli("--root", str(chain_root), "--ticker", "APPL")
     assert none.returncode == 0 and none.stdout == ""
     assert "--ticker ['APPL'] not in the table (it has ['AAPL'," in none.stderr
+    assert ", ..., and 11 more])" in none.stderr  # 21 tickers: the first 10 are listed
     unknown = cli("--root", str(chain_root), "--model", "XGB", "--ticker", "AAPL")
     assert "--model ['XGB'] not in the table (it has ['gru', 'lstm', 'rnn'])" in unknown.stderr
     assert "--ticker" not in unknown.stderr
