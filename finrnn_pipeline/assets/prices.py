@@ -67,6 +67,14 @@ def ingest_prices(
             f"({', '.join(result.folders_skipped[:5])}): a folder source reads only its own "
             "files; point it at a glob such as 'DIR/**/*.csv' to read subfolders too."
         )
+    sessions = len(price_source.sessions(start, end))
+    if not result.rows_read and sessions:
+        context.log.warning(
+            f"No row of the price source falls in {start:%Y-%m-%d}..{end:%Y-%m-%d}: its "
+            f"{sessions} trading day(s) are stored empty. Check that "
+            f"{price_source.resolved_path()} covers this range (the run goes on: a day can "
+            "come before its prices do)."
+        )
     if result.duplicates_across_files:
         ticker, files = next(iter(result.duplicates_across_files.items()))
         context.log.warning(
@@ -77,9 +85,7 @@ def ingest_prices(
     # A range with trading days and no usable row is a broken source, not a quiet day: its
     # quarantine is stored, but no (empty) raw_prices day is, which later runs would take for
     # a day ingested.
-    broken = bool(
-        result.rows_read and not result.rows_accepted and len(price_source.sessions(start, end))
-    )
+    broken = bool(result.rows_read and not result.rows_accepted and sessions)
     if broken:
         yield dg.Output(
             quarantine,

@@ -99,6 +99,22 @@ def test_strict_source_fails_the_run_naming_the_row(tmp_path):
         )
 
 
+def test_a_range_the_source_does_not_cover_is_stored_empty_with_a_warning(tmp_path):
+    instance = dg.DagsterInstance.ephemeral()
+    folder = messy_folder(tmp_path)  # 2018-01-12..2018-01-17
+    root = tmp_path / "store"
+    result = run_assets(
+        root, "2018-02-05", "2018-02-09", INGEST, price_path=str(folder), instance=instance
+    )
+    assert result.success
+    (warning,) = [w for w in run_warnings(instance, result) if "No row" in w]
+    assert "No row of the price source falls in 2018-02-05..2018-02-09: its 5 trading day(s)" in (
+        warning
+    )
+    assert str(folder) in warning
+    assert read_table(root / "raw_prices").empty
+
+
 def test_unsafe_ticker_names_never_escape_the_storage_root(tmp_path):
     folder = tmp_path / "prices"
     folder.mkdir()
