@@ -50,6 +50,7 @@ ARCHITECTURE_FIELDS = (
 
 _CHECKPOINT_NAME = re.compile(r"^(?P<model_id>.+)_(?:epoch_(?P<epoch>\d+)|latest)\.ckpt$")
 
+
 class _RetracingOfOurSteps(logging.Filter):
     """Drops TensorFlow's "triggered tf.function retracing" warning about this module's steps.
 

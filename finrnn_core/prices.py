@@ -111,14 +111,18 @@ _DATE_FORMATS = (
     "%m/%d/%y",
     "%d/%m/%y",
 )
-# A UTC offset ending a timestamp: Z, +05:00, +0500 or +05, after a time of day (the year of
-# 01-Aug-2017 is not an offset of -20:17).
-_TZ_SUFFIX = re.compile(r"\d\d:\d\d(?::\d\d(?:\.\d+)?)?\s?(?:Z|[+-]\d\d(?::?\d\d)?)$")
+# A UTC offset or zone ending a timestamp (Z, UTC, +05:00, +0500, +05), after a time of day:
+# 16:00[:00[.5]], or T16[00[00]] right after an ISO date. The year of 01-Aug-2017 is no offset.
+_ZONE = r"(?:[Zz]|UTC|GMT|[+-]\d\d(?::?\d\d)?)"
+_TIME = r"(?:\d\d:\d\d(?::\d\d(?:\.\d+)?)?|T\d\d(?::?\d\d(?::?\d\d(?:\.\d+)?)?)?)"
+_TZ_SUFFIX = re.compile(rf"{_TIME}\s*{_ZONE}$")
+_OFFSET = re.compile(rf"\s*({_ZONE})$")
 # Timestamps in CSV stay text (a format with no directive matches only its own words): the
 # date parser needs each stamp's own offset, and a quarantined row keeps its date as written.
 # Plain dates are still typed by pyarrow, which is the fast path.
 _TIMESTAMPS_STAY_TEXT = ["not a timestamp"]
-_OFFSET = re.compile(r"\s?(?:Z|[+-]\d\d(?::?\d\d)?)$")
+# What a declared %z or %Z ends a text with: an offset, or a zone name such as EST.
+_OFFSET_OR_NAME = re.compile(r"\s*(?:[+-]\d\d(?::?\d\d)?|[A-Za-z][A-Za-z0-9_/+-]*)$")
 # Every file's rows are built as one Arrow table of this schema and all files are concatenated
 # before pandas sees them: one conversion instead of a DataFrame (and its per-row text) per file.
 _LONG_SCHEMA = pa.schema(
@@ -159,7 +163,7 @@ class CsvDialect:
 
     def __post_init__(self) -> None:
         try:
-            codecs.lookup(self.encoding)
+            "".encode(self.encoding)  # a text encoding: rot13 or zlib are bytes-to-bytes
         except (LookupError, TypeError) as exc:
             raise ConfigError(
                 "`encoding` must be a text encoding Python knows, such as 'utf-8' or 'latin-1'. "
@@ -537,17 +541,20 @@ def _read_table(
     blank: list[int] = []
 
     def keep_aside(row: pacsv.InvalidRow) -> str:
+        number = int(row.number) if row.number is not None else -1
         if row.text.strip():  # blank lines are not rows; they only keep line numbers right
-            malformed.append((int(row.number) if row.number is not None else -1, row.text))
+            malformed.append((number, row.text))
         else:
-            blank.append(int(row.number) if row.number is not None else -1)
+            blank.append(number)
         return "skip"
 
     encoding = _encoding(path, dialect)
+    # pyarrow decompresses by the name's suffix, in lower case only (a.CSV.GZ came out raw)
+    gzipped = path.name.lower().endswith(".gz")
 
     def read(use_threads: bool) -> pa.Table:
         return pacsv.read_csv(
-            path,
+            pa.input_stream(str(path), compression="gzip") if gzipped else path,
             read_options=pacsv.ReadOptions(use_threads=use_threads, encoding=encoding),
             parse_options=pacsv.ParseOptions(
                 delimiter=dialect.delimiter,
@@ -574,30 +581,62 @@ def _read_table(
             table = read(use_threads=False)
         skipped = sorted([n for n, _ in malformed] + blank)
         table.column_names  # noqa: B018 (decodes the header: a bad byte there raises here)
-    except UnicodeDecodeError as exc:  # in the header, or a line set aside above
-        raise DataError(
-            f"Cannot read price file {str(path)!r}: it is not {encoding} text ({exc.reason}, "
-            f"byte {exc.object[exc.start : exc.start + 1]!r}). {_ENCODING_HINT}"
-        ) from exc
-    except (OSError, pa.ArrowInvalid) as exc:
+    except (UnicodeDecodeError, OSError, pa.ArrowInvalid) as exc:
+        # A bad byte in the header, in the transcoder, or on a line pyarrow sets aside (it
+        # decodes the line for the handler, fails, and says only "Expected 2 columns").
+        found = _undecodable_line(path, encoding)
+        if found is not None:
+            raise _not_text(path, f"line {found[0]}", encoding, found[1]) from exc
         raise DataError(f"Cannot read price file {str(path)!r}: {exc}") from exc
     _check_text(path, table, skipped, encoding)
     return table, malformed, skipped
 
 
 _ENCODING_HINT = "Set the price source's encoding (e.g. latin-1 or cp1252), or save it as UTF-8."
-_BOMS = {codecs.BOM_UTF16_LE: "utf-16", codecs.BOM_UTF16_BE: "utf-16"}
+# UTF-32's marks first: UTF-32-LE's begins with UTF-16-LE's.
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
 
 
-def _encoding(path: Path, dialect: CsvDialect) -> str:
-    """The dialect's encoding, unless the file starts with a UTF-16 byte order mark."""
+def _not_text(path: Path, where: str, encoding: str, exc: UnicodeDecodeError) -> DataError:
+    bad = exc.object[max(exc.start - 10, 0) : exc.end + 10]
+    return DataError(
+        f"Cannot read price file {str(path)!r}: {where} is not {encoding} text ({exc.reason} "
+        f"in {bytes(bad)!r}). {_ENCODING_HINT}"
+    )
+
+
+def _undecodable_line(path: Path, encoding: str) -> tuple[int, UnicodeDecodeError] | None:
+    """The number of the first line (from 1) that is not `encoding` text, and why; None if
+    every line is, or lines cannot be split before decoding (UTF-16, UTF-32)."""
+    if codecs.lookup(encoding).name.startswith(("utf-16", "utf-32")):
+        return None
     opener = gzip.open if path.name.lower().endswith(".gz") else open
     try:
         with opener(path, "rb") as fh:
-            head = fh.read(2)
+            for number, line in enumerate(fh, 1):
+                try:
+                    line.decode(encoding)
+                except UnicodeDecodeError as exc:
+                    return number, exc
+    except (OSError, EOFError):
+        return None
+    return None
+
+
+def _encoding(path: Path, dialect: CsvDialect) -> str:
+    """The dialect's encoding, unless the file starts with a UTF-16 or UTF-32 byte order mark."""
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    try:
+        with opener(path, "rb") as fh:
+            head = fh.read(4)
     except (OSError, EOFError):  # not gzip after all, unreadable: the reader says why
         return dialect.encoding
-    return _BOMS.get(head, dialect.encoding)
+    return next((name for bom, name in _BOMS if head.startswith(bom)), dialect.encoding)
 
 
 def _check_text(path: Path, table: pa.Table, skipped: list[int], encoding: str) -> None:
@@ -616,11 +655,7 @@ def _check_text(path: Path, table: pa.Table, skipped: list[int], encoding: str) 
                 line = row + 2  # the header is line 1
                 for number in skipped:  # blank and set-aside lines have no row
                     line += number <= line
-                raise DataError(
-                    f"Cannot read price file {str(path)!r}: line {line}, column {name!r} is "
-                    f"not {encoding} text ({value[max(exc.start - 10, 0) : exc.end + 10]!r}). "
-                    f"{_ENCODING_HINT}"
-                ) from exc
+                raise _not_text(path, f"line {line}, column {name!r}", encoding, exc) from exc
 
 
 def _malformed_frame(
@@ -884,10 +919,10 @@ def _parse_dates(
         parsed = pd.to_datetime(raw, format=dialect.date_format, errors="coerce", utc=offsets)
         if parsed.dt.tz is not None:  # a %z format: the same rule as for ISO texts
             wall = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns]")
-            if "%z" in dialect.date_format:  # %Z names: no wall time, the instant decides
-                wall_format = dialect.date_format.replace("%z", "").strip()
-                wall_text = raw.str.replace(_OFFSET, "", regex=True).str.strip()
-                wall = pd.to_datetime(wall_text, format=wall_format, errors="coerce")
+            fmt = dialect.date_format.rstrip()
+            if fmt.endswith(("%z", "%Z")):  # elsewhere in the format: the instant decides
+                wall_text = raw.str.replace(_OFFSET_OR_NAME, "", regex=True).str.strip()
+                wall = pd.to_datetime(wall_text, format=fmt[:-2].rstrip(), errors="coerce")
             parsed = _aware_days(wall, parsed, exchange_tz, repairs)
         return _ns(parsed.dt.normalize()).to_numpy(dtype="datetime64[ns]"), raw.to_numpy()
     if pa.types.is_integer(kind) or raw.str.fullmatch(r"\d{8}").all():
@@ -897,18 +932,44 @@ def _parse_dates(
     out = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns]")
     aware = raw.str.contains(_TZ_SUFFIX, na=False)
     if aware.any():
-        stamps = pd.to_datetime(raw[aware], format="ISO8601", utc=True, errors="coerce")
-        wall_text = raw[aware].str.replace(_OFFSET, "", regex=True)
+        wall_text = raw[aware].str.replace(_OFFSET, "", regex=True).str.strip()
+        zone = raw[aware].str.extract(_OFFSET, expand=False).str.upper()
+        zone = zone.replace({"Z": "+00:00", "UTC": "+00:00", "GMT": "+00:00"})
+        stamps = pd.to_datetime(wall_text + zone, format="ISO8601", utc=True, errors="coerce")
         wall = pd.to_datetime(wall_text, format="ISO8601", errors="coerce")
         out[aware] = _ns(_aware_days(wall, stamps, exchange_tz, repairs))
     naive = ~aware
     if naive.any():
-        parsed = pd.to_datetime(raw[naive], format="ISO8601", errors="coerce")
+        parsed = _naive_iso(raw[naive])
         retry = parsed.isna() & (raw[naive] != "")
         if retry.any():
             parsed[retry] = _parse_other_format(raw[naive][retry], where)
         out[naive] = _ns(parsed.dt.normalize())
     return out.to_numpy(dtype="datetime64[ns]"), raw.to_numpy()
+
+
+def _naive_iso(texts: pd.Series) -> pd.Series:
+    """ISO dates and times with no offset; NaT for any other text.
+
+    A cell with an offset in a form the aware rule above does not know would make pandas
+    return aware values (or fail on "mixed timezones"); such cells are left unread, cell by
+    cell, so they are quarantined with their text instead of failing the file or moving a day.
+    """
+    try:
+        parsed = pd.to_datetime(texts, format="ISO8601", errors="coerce")
+        if parsed.dt.tz is None:
+            return parsed
+    except (ValueError, TypeError):
+        pass
+
+    def one(text: str) -> pd.Timestamp:
+        try:
+            stamp = pd.to_datetime(text, format="ISO8601")  # other forms: one format a column
+        except (ValueError, TypeError, OverflowError):
+            return pd.NaT
+        return pd.NaT if stamp is pd.NaT or stamp.tzinfo is not None else stamp
+
+    return pd.Series([one(t) for t in texts], index=texts.index, dtype="datetime64[ns]")
 
 
 def _aware_days(

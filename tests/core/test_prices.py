@@ -356,6 +356,34 @@ def test_a_stamp_at_midnight_in_its_own_offset_is_the_day_written(tmp_path):
     assert typed.quarantine["raw_date"].str.startswith("2021-03-06 00:00:00").all()
 
 
+def test_every_way_of_writing_an_offset_or_zone_is_read_as_one(tmp_path):
+    stamps = [
+        "20210302T000000Z",  # ISO basic
+        "2021-03-03T00+00:00",  # hour only
+        "2021-03-04T00:00:00  +00:00",  # spaces before the offset
+        "2021-03-05 00:00:00 UTC",
+        "2021-03-08T00:00:00z",
+        "2021-03-09 21:00:00 GMT",  # 16:00 in New York
+    ]
+    text = "Date,Close\n2021-03-01,1\n" + "".join(f"{s},{i}\n" for i, s in enumerate(stamps, 2))
+    result = read_prices(write(tmp_path, "O.csv", text))
+    days = ["2021-03-01", "2021-03-02", "2021-03-03", "2021-03-04", "2021-03-05"]
+    assert list(closes(result, "O")) == [*days, "2021-03-08", "2021-03-09"]
+    assert result.repairs["midnight_offset_ignored"] == 5
+    assert result.repairs["timezone_normalised"] == 1
+    # one form pandas reads as aware that no rule here knows: quarantined, the file still read
+    odd = write(tmp_path, "Q.csv", "Date,Close\n2021-03-01,1\n2021-03-02 00:00:00+05:00:00,2\n")
+    result = read_prices(odd)
+    assert closes(result, "Q") == {"2021-03-01": 1} and balanced(result)
+    assert result.quarantine[["reason", "raw_date"]].values.tolist() == [
+        ["unparseable_date", "2021-03-02 00:00:00+05:00:00"]
+    ]
+    # a declared %Z format: a midnight stamp is the day written there too
+    zoned = write(tmp_path, "N.csv", "Date,Close\n2021-03-02 00:00:00 UTC,10\n")
+    result = read_prices(zoned, dialect=CsvDialect(date_format="%Y-%m-%d %H:%M:%S %Z"))
+    assert closes(result, "N") == {"2021-03-02": 10}
+
+
 def test_day_month_year_dates_with_dashes_are_dates_not_utc_offsets(tmp_path):
     for name, days in (
         ("MON", ["01-Aug-2017", "02-Aug-2017", "14-Aug-2017"]),
@@ -373,20 +401,34 @@ def test_a_file_that_is_not_utf8_names_the_line_and_column_or_reads_with_its_enc
     latin = write(tmp_path, "L.csv", text, encoding="latin-1")
     with pytest.raises(
         DataError,
-        match=r"L\.csv': line 4, column 'Ticker' is not utf-8 text \(b'Z\\xfcrich'\)\. "
-        r"Set the price source's encoding",
+        match=r"L\.csv': line 4, column 'Ticker' is not utf-8 text \(invalid start byte in "
+        r"b'Z\\xfcrich'\)\. Set the price source's encoding",
     ):
         read_prices(latin)
     result = read_prices(latin, dialect=CsvDialect(encoding="latin-1"))
     assert closes(result, "Zürich") == {"2021-03-02": 2} and balanced(result)
     header = write(tmp_path, "H.csv", "Date,Kurs€\n2021-03-01,1\n", encoding="cp1252")
-    with pytest.raises(DataError, match=r"H\.csv': it is not utf-8 text .*encoding"):
+    with pytest.raises(DataError, match=r"H\.csv': line 1 is not utf-8 text .*encoding"):
         read_prices(header)
+    # a bad byte on a line set aside for its field count
+    bad_line = tmp_path / "B.csv"
+    bad_line.write_bytes(b"Date,Close\n2021-03-01,10\n\n2021-03-02,11,Z\xfcrich\n")
+    with pytest.raises(DataError, match=r"B\.csv': line 4 is not utf-8 text .*encoding"):
+        read_prices(bad_line)
     # Excel's "Unicode text": UTF-16 with a byte order mark, read whatever the dialect says
     utf16 = write(tmp_path, "W.csv", "Date,Close\n2021-03-01,7\n", encoding="utf-16")
     assert closes(read_prices(utf16), "W") == {"2021-03-01": 7}
-    with pytest.raises(ConfigError, match=r"`encoding` must be .* Received: encoding='utf-9'"):
-        CsvDialect(encoding="utf-9")
+    # UTF-32 with its mark, and a gzip file whose name is in capitals
+    utf32 = write(tmp_path, "T.csv", "Date,Close\n2021-03-01,8\n", encoding="utf-32")
+    assert closes(read_prices(utf32), "T") == {"2021-03-01": 8}
+    with gzip.open(tmp_path / "G.CSV.GZ", "wb") as fh:
+        fh.write("Date,Close\n2021-03-01,9\n".encode("utf-16"))
+    assert closes(read_prices(tmp_path / "G.CSV.GZ"), "G") == {"2021-03-01": 9}
+    for name in ("utf-9", "rot13", "zlib"):  # the last two are bytes-to-bytes codecs
+        with pytest.raises(
+            ConfigError, match=rf"`encoding` must be .* Received: encoding='{name}'"
+        ):
+            CsvDialect(encoding=name)
 
 
 def test_byte_order_mark_before_the_header(tmp_path):
