@@ -87,6 +87,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"--output must be a file in an existing folder. Received: {args.output!r}"
             )
     import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
 
     from finrnn_core.reading import PREDICTIONS_TABLE, model_ids, read_predictions
     from finrnn_core.storage import partition_dates
@@ -132,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         ]
         print(
             "finrnn-predictions: no rows match the filters"
-            + (": " + "; ".join(hints) if hints else ".")
+            + (": " + "; ".join(hints) + "." if hints else ".")
             + (
                 f" Stored dates: {stored['date'].min():%Y-%m-%d}..{stored['date'].max():%Y-%m-%d}."
                 if len(stored)
@@ -140,10 +142,26 @@ def main(argv: list[str] | None = None) -> int:
             ),
             file=sys.stderr,
         )
+    else:
+        # rows came, but a name that matched none of them would otherwise pass unseen
+        unmatched = {
+            "--ticker": sorted({t for t in args.ticker if t not in set(frame["ticker"])}),
+            "--model": sorted(
+                {m for m in args.model if model_ids(m)[0] not in set(frame["model"])}
+            ),
+        }
+        for flag, names in unmatched.items():
+            if names:
+                print(f"finrnn-predictions: note: {flag} {names} matched no row.", file=sys.stderr)
     days = [c for c in frame.columns if pd.api.types.is_datetime64_any_dtype(frame[c])]
     if args.format == "parquet":
         # date and cutoff are days: stored as Parquet dates, as in the table, not timestamps
-        frame.assign(**{c: frame[c].dt.date for c in days}).to_parquet(args.output, index=False)
+        # (cast in Arrow: an empty column of Python dates would be written as type null)
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        for column in days:
+            index = table.schema.get_field_index(column)
+            table = table.set_column(index, column, table[column].cast(pa.date32()))
+        pq.write_table(table, args.output)
     else:
         for column in days:
             frame[column] = frame[column].dt.strftime("%Y-%m-%d")

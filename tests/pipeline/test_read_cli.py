@@ -104,7 +104,13 @@ def test_cli_takes_model_names_in_any_case_and_says_why_nothing_matched(chain_ro
     assert "--ticker ['APPL'] not in the table (it has ['AAPL'," in none.stderr
     assert ", ..., and 11 more])" in none.stderr  # 21 tickers: the first 10 are listed
     unknown = cli("--root", str(chain_root), "--model", "XGB", "--ticker", "AAPL")
-    assert "--model ['XGB'] not in the table (it has ['gru', 'lstm', 'rnn'])" in unknown.stderr
+    assert "--model ['XGB'] not in the table (it has ['gru', 'lstm', 'rnn']). Stored" in (
+        unknown.stderr
+    )
+    # rows for one name do not hide another that matched none
+    some = cli("--root", str(chain_root), "--model", "lstm", "--model", "xgb", "--format", "csv")
+    assert some.returncode == 0 and set(pd.read_csv(io.StringIO(some.stdout))["model"]) == {"lstm"}
+    assert "note: --model ['xgb'] matched no row." in some.stderr
     assert "--ticker" not in unknown.stderr
     assert "Stored dates: 2018-04-02..2018-04-30" in none.stderr
     for bad in (str(tmp_path), str(tmp_path / "missing" / "x.csv")):
@@ -133,3 +139,12 @@ def test_cli_writes_cutoff_as_a_day_like_date(chain_root, tmp_path):
     assert schema.field("date").type == pa.date32() and schema.field("cutoff").type == pa.date32()
     text = pd.read_csv(io.StringIO(cli(*args, "--format", "csv").stdout), dtype=str)
     assert set(text["date"]) == {"2018-04-09"} and set(text["cutoff"]) == {"2018-03-30"}
+    # no row: still days, not Parquet's null type
+    empty = tmp_path / "empty.parquet"
+    assert (
+        cli(*args, "--ticker", "NONE", "--format", "parquet", "--output", str(empty)).returncode
+        == 0
+    )
+    schema = pq.read_schema(empty)
+    assert schema.field("date").type == pa.date32() and schema.field("cutoff").type == pa.date32()
+    assert pq.read_metadata(empty).num_rows == 0
