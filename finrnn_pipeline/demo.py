@@ -96,7 +96,7 @@ def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> arg
         )
     if args.start < pd.Timestamp(PARTITIONS_START):
         parser.error(
-            f"--start {args.start:%Y-%m-%d} is before the first trading-day partition "
+            f"--start {first:%Y-%m-%d} is before the first trading-day partition "
             f"{PARTITIONS_START}; set FINRNN_PARTITIONS_START=YYYY-MM-DD for a longer history."
         )
     from finrnn_pipeline.partitions import trading_days
@@ -104,11 +104,11 @@ def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> arg
     last_partition = trading_days.get_last_partition_key()
     if last_partition is not None and args.end > pd.Timestamp(last_partition):
         parser.error(
-            f"--end {args.end:%Y-%m-%d} is after the last trading-day partition {last_partition} "
+            f"--end {last:%Y-%m-%d} is after the last trading-day partition {last_partition} "
             "(partitions run up to today): there are no prices for later days yet."
         )
     days = pd.bdate_range(args.start, args.end)
-    range_text = f"{args.start:%Y-%m-%d}..{args.end:%Y-%m-%d}"
+    range_text = f"{first:%Y-%m-%d}..{last:%Y-%m-%d}"  # as typed
     chosen = bool(args.cutoff)
     args.cutoff = _cutoff(
         parser,

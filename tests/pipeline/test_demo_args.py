@@ -39,6 +39,14 @@ def test_a_range_too_short_for_a_cutoff_says_so_without_blaming_an_unset_option(
     )
 
 
+def test_messages_name_the_dates_as_typed_not_the_weekdays_they_moved_to(capsys):
+    # 2017-12-23 is a Saturday (the Monday after, 12-25, is Christmas); 2099-01-04 a Sunday
+    holiday = refused(capsys, "--start", "2017-12-23", "--end", "2017-12-25")
+    assert "2017-12-23..2017-12-25 holds no retraining cut-off" in holiday
+    late = refused(capsys, "--start", "2017-10-07", "--end", "2099-01-04")
+    assert "--end 2099-01-04 is after the last trading-day partition" in late
+
+
 def test_an_end_with_a_time_of_day_is_compared_as_a_day(capsys):
     # `--end today` is the current time: it was refused as being after today's partition.
     import pandas as pd
