@@ -30,6 +30,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 import pandas as pd
@@ -152,7 +153,7 @@ class CsvDialect:
         thousands: thousands separator to strip (e.g. ``"."`` with decimal commas), or None.
         date_format: a ``strftime`` format such as ``"%d.%m.%Y"``, or None to detect.
         encoding: the text encoding, default ``"utf-8"`` (e.g. ``"latin-1"``, ``"cp1252"``);
-            a file that starts with a UTF-16 byte order mark is read as UTF-16 whatever it says.
+            a file that starts with a UTF-16 or UTF-32 byte order mark is read as such.
     """
 
     delimiter: str = ","
@@ -549,12 +550,11 @@ def _read_table(
         return "skip"
 
     encoding = _encoding(path, dialect)
-    # pyarrow decompresses by the name's suffix, in lower case only (a.CSV.GZ came out raw)
-    gzipped = path.name.lower().endswith(".gz")
 
     def read(use_threads: bool) -> pa.Table:
+        # pyarrow decompresses by the name's suffix in lower case only (a.CSV.GZ came out raw)
         return pacsv.read_csv(
-            pa.input_stream(str(path), compression="gzip") if gzipped else path,
+            pa.input_stream(str(path), compression="gzip") if _gzipped(path) else path,
             read_options=pacsv.ReadOptions(use_threads=use_threads, encoding=encoding),
             parse_options=pacsv.ParseOptions(
                 delimiter=dialect.delimiter,
@@ -610,14 +610,22 @@ def _not_text(path: Path, where: str, encoding: str, exc: UnicodeDecodeError) ->
     )
 
 
+def _gzipped(path: Path) -> bool:
+    return path.name.lower().endswith(".gz")
+
+
+def _open_bytes(path: Path) -> IO[bytes]:
+    """The file's bytes, decompressed when its name ends in .gz (in any case)."""
+    return gzip.open(path, "rb") if _gzipped(path) else open(path, "rb")
+
+
 def _undecodable_line(path: Path, encoding: str) -> tuple[int, UnicodeDecodeError] | None:
     """The number of the first line (from 1) that is not `encoding` text, and why; None if
     every line is, or lines cannot be split before decoding (UTF-16, UTF-32)."""
     if codecs.lookup(encoding).name.startswith(("utf-16", "utf-32")):
         return None
-    opener = gzip.open if path.name.lower().endswith(".gz") else open
     try:
-        with opener(path, "rb") as fh:
+        with _open_bytes(path) as fh:
             for number, line in enumerate(fh, 1):
                 try:
                     line.decode(encoding)
@@ -630,9 +638,8 @@ def _undecodable_line(path: Path, encoding: str) -> tuple[int, UnicodeDecodeErro
 
 def _encoding(path: Path, dialect: CsvDialect) -> str:
     """The dialect's encoding, unless the file starts with a UTF-16 or UTF-32 byte order mark."""
-    opener = gzip.open if path.name.lower().endswith(".gz") else open
     try:
-        with opener(path, "rb") as fh:
+        with _open_bytes(path) as fh:
             head = fh.read(4)
     except (OSError, EOFError):  # not gzip after all, unreadable: the reader says why
         return dialect.encoding

@@ -72,6 +72,20 @@ def _listed(names: list[str], limit: int = 10) -> str:
     return str(names) if more <= 0 else f"{str(names[:limit])[:-1]}, ..., and {more} more]"
 
 
+def _unmatched(args: argparse.Namespace, rows) -> dict[str, list[str]]:
+    """The --ticker and --model names, as typed, that no row of `rows` has.
+
+    A model name matches by the library's rule (`LSTM` is `lstm`), a ticker exactly.
+    """
+    from finrnn_core.reading import model_ids
+
+    tickers, models = set(rows["ticker"]), set(rows["model"])
+    return {
+        "--ticker": sorted({t for t in args.ticker if t not in tickers}),
+        "--model": sorted({m for m in args.model if model_ids(m)[0] not in models}),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -90,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from finrnn_core.reading import PREDICTIONS_TABLE, model_ids, read_predictions
+    from finrnn_core.reading import PREDICTIONS_TABLE, read_predictions
     from finrnn_core.storage import partition_dates
 
     table_dir = Path(args.root) / PREDICTIONS_TABLE
@@ -122,14 +136,9 @@ def main(argv: list[str] | None = None) -> int:
     if frame.empty:
         stored = read_predictions(args.root)
         have = {"--ticker": set(stored["ticker"]), "--model": set(stored["model"])}
-        # a model name matches by the library's rule (`LSTM` is `lstm`), a ticker exactly
-        absent = {
-            "--ticker": sorted({t for t in args.ticker if t not in have["--ticker"]}),
-            "--model": sorted({m for m in args.model if model_ids(m)[0] not in have["--model"]}),
-        }
         hints = [
             f"{flag} {names} not in the table (it has {_listed(sorted(have[flag]))})"
-            for flag, names in absent.items()
+            for flag, names in _unmatched(args, stored).items()
             if names
         ]
         print(
@@ -144,13 +153,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     else:
         # rows came, but a name that matched none of them would otherwise pass unseen
-        unmatched = {
-            "--ticker": sorted({t for t in args.ticker if t not in set(frame["ticker"])}),
-            "--model": sorted(
-                {m for m in args.model if model_ids(m)[0] not in set(frame["model"])}
-            ),
-        }
-        for flag, names in unmatched.items():
+        for flag, names in _unmatched(args, frame).items():
             if names:
                 print(f"finrnn-predictions: note: {flag} {names} matched no row.", file=sys.stderr)
     days = [c for c in frame.columns if pd.api.types.is_datetime64_any_dtype(frame[c])]

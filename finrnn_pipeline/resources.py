@@ -58,7 +58,7 @@ class PriceSourceResource(dg.ConfigurableResource):
     encoding: str = Field(
         default="utf-8",
         description="Text encoding of CSV files, e.g. latin-1 or cp1252 (files with a UTF-16 "
-        "byte order mark are read as UTF-16).",
+        "or UTF-32 byte order mark are read as such).",
     )
     splits: list[SplitConfig] = Field(
         default_factory=list, description="Splits to adjust: prices before the date / ratio."
