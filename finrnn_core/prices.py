@@ -122,8 +122,12 @@ _OFFSET = re.compile(rf"\s*({_ZONE})$")
 # date parser needs each stamp's own offset, and a quarantined row keeps its date as written.
 # Plain dates are still typed by pyarrow, which is the fast path.
 _TIMESTAMPS_STAY_TEXT = ["not a timestamp"]
-# What a declared %z or %Z ends a text with: an offset, or a zone name such as EST.
-_OFFSET_OR_NAME = re.compile(r"\s*(?:[+-]\d\d(?::?\d\d)?|[A-Za-z][A-Za-z0-9_/+-]*)$")
+# What a declared %z ends a text with (an offset), and what %Z does (a zone name: UTC, EST,
+# Europe/Paris, Etc/GMT+5). Neither may start inside the time: 20210302T000000+0000.
+_END_OF = {
+    "%z": re.compile(r"\s*(?:[Zz]|[+-]\d\d(?::?\d\d)?)$"),
+    "%Z": re.compile(r"\s*[A-Za-z][A-Za-z_/]*(?:[+-]\d+)?$"),
+}
 # Every file's rows are built as one Arrow table of this schema and all files are concatenated
 # before pandas sees them: one conversion instead of a DataFrame (and its per-row text) per file.
 _LONG_SCHEMA = pa.schema(
@@ -165,7 +169,7 @@ class CsvDialect:
     def __post_init__(self) -> None:
         try:
             "".encode(self.encoding)  # a text encoding: rot13 or zlib are bytes-to-bytes
-        except (LookupError, TypeError) as exc:
+        except (LookupError, TypeError, UnicodeError) as exc:
             raise ConfigError(
                 "`encoding` must be a text encoding Python knows, such as 'utf-8' or 'latin-1'. "
                 f"Received: encoding={self.encoding!r}"
@@ -626,13 +630,15 @@ def _undecodable_line(path: Path, encoding: str) -> tuple[int, UnicodeDecodeErro
         return None
     try:
         with _open_bytes(path) as fh:
-            for number, line in enumerate(fh, 1):
-                try:
-                    line.decode(encoding)
-                except UnicodeDecodeError as exc:
-                    return number, exc
+            data = fh.read()  # the error path only
     except (OSError, EOFError):
         return None
+    # a line ends where pyarrow's reader ends it: \r\n, \n or a bare \r
+    for number, line in enumerate(re.split(rb"\r\n|\n|\r", data), 1):
+        try:
+            line.decode(encoding)
+        except UnicodeDecodeError as exc:
+            return number, exc
     return None
 
 
@@ -923,12 +929,12 @@ def _parse_dates(
     raw = pd.Series(_as_text(column), dtype=object).str.strip()
     if dialect.date_format:
         offsets = "%z" in dialect.date_format or "%Z" in dialect.date_format
-        parsed = pd.to_datetime(raw, format=dialect.date_format, errors="coerce", utc=offsets)
+        parsed = _with_format(raw, dialect.date_format, offsets)
         if parsed.dt.tz is not None:  # a %z format: the same rule as for ISO texts
             wall = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns]")
             fmt = dialect.date_format.rstrip()
-            if fmt.endswith(("%z", "%Z")):  # elsewhere in the format: the instant decides
-                wall_text = raw.str.replace(_OFFSET_OR_NAME, "", regex=True).str.strip()
+            if fmt[-2:] in _END_OF:  # elsewhere in the format: the instant decides
+                wall_text = raw.str.replace(_END_OF[fmt[-2:]], "", regex=True).str.strip()
                 wall = pd.to_datetime(wall_text, format=fmt[:-2].rstrip(), errors="coerce")
             parsed = _aware_days(wall, parsed, exchange_tz, repairs)
         return _ns(parsed.dt.normalize()).to_numpy(dtype="datetime64[ns]"), raw.to_numpy()
@@ -953,6 +959,27 @@ def _parse_dates(
             parsed[retry] = _parse_other_format(raw[naive][retry], where)
         out[naive] = _ns(parsed.dt.normalize())
     return out.to_numpy(dtype="datetime64[ns]"), raw.to_numpy()
+
+
+def _with_format(texts: pd.Series, fmt: str, utc: bool) -> pd.Series:
+    """`texts` read with a declared format; NaT where a cell does not fit it.
+
+    A %Z cell naming no zone pandas knows (`utc` in lower case) raises instead of coercing;
+    then the cells are read one by one, so only those are left unread.
+    """
+    try:
+        return pd.to_datetime(texts, format=fmt, errors="coerce", utc=utc)
+    except (ValueError, KeyError, TypeError):  # KeyError: zoneinfo's ZoneInfoNotFoundError
+        pass
+
+    def one(text: str) -> pd.Timestamp:
+        try:
+            return pd.to_datetime(text, format=fmt, utc=utc)
+        except (ValueError, KeyError, TypeError, OverflowError):
+            return pd.NaT
+
+    cells = pd.Series([one(t) for t in texts], index=texts.index, dtype=object)
+    return pd.to_datetime(cells, utc=utc)
 
 
 def _naive_iso(texts: pd.Series) -> pd.Series:

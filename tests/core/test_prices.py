@@ -378,10 +378,24 @@ def test_every_way_of_writing_an_offset_or_zone_is_read_as_one(tmp_path):
     assert result.quarantine[["reason", "raw_date"]].values.tolist() == [
         ["unparseable_date", "2021-03-02 00:00:00+05:00:00"]
     ]
-    # a declared %Z format: a midnight stamp is the day written there too
-    zoned = write(tmp_path, "N.csv", "Date,Close\n2021-03-02 00:00:00 UTC,10\n")
+    # a declared %Z format: a midnight stamp is the day written there too; a zone pandas does
+    # not know (lower-case utc) is that cell's unparseable date, not a failed file
+    zoned = write(
+        tmp_path, "N.csv", "Date,Close\n2021-03-02 00:00:00 UTC,10\n2021-03-03 00:00:00 utc,11\n"
+    )
     result = read_prices(zoned, dialect=CsvDialect(date_format="%Y-%m-%d %H:%M:%S %Z"))
-    assert closes(result, "N") == {"2021-03-02": 10}
+    assert closes(result, "N") == {"2021-03-02": 10} and balanced(result)
+    assert result.quarantine["reason"].tolist() == ["unparseable_date"]
+    # declared %z formats where a letter comes before the offset (T, a month name)
+    for fmt, text in (
+        ("%Y%m%dT%H%M%S%z", "20210302T000000+0000"),
+        ("%Y-%m-%dT%H%z", "2021-03-02T00+0000"),
+        ("%d-%b-%Y%z", "02-Mar-2021+0000"),
+    ):
+        path = write(tmp_path, "F.csv", f"Date,Close\n{text},5\n")
+        assert closes(read_prices(path, dialect=CsvDialect(date_format=fmt)), "F") == {
+            "2021-03-02": 5
+        }, fmt
 
 
 def test_day_month_year_dates_with_dashes_are_dates_not_utc_offsets(tmp_path):
@@ -415,6 +429,11 @@ def test_a_file_that_is_not_utf8_names_the_line_and_column_or_reads_with_its_enc
     bad_line.write_bytes(b"Date,Close\n2021-03-01,10\n\n2021-03-02,11,Z\xfcrich\n")
     with pytest.raises(DataError, match=r"B\.csv': line 4 is not utf-8 text .*encoding"):
         read_prices(bad_line)
+    # lines ended by a bare carriage return are counted as the reader counts them
+    mac = tmp_path / "M.csv"
+    mac.write_bytes(b"Date,Close\r2021-03-01,1\r2021-03-02,2,\xe9\r")
+    with pytest.raises(DataError, match=r"M\.csv': line 3 is not utf-8 text"):
+        read_prices(mac)
     # Excel's "Unicode text": UTF-16 with a byte order mark, read whatever the dialect says
     utf16 = write(tmp_path, "W.csv", "Date,Close\n2021-03-01,7\n", encoding="utf-16")
     assert closes(read_prices(utf16), "W") == {"2021-03-01": 7}
@@ -424,7 +443,7 @@ def test_a_file_that_is_not_utf8_names_the_line_and_column_or_reads_with_its_enc
     with gzip.open(tmp_path / "G.CSV.GZ", "wb") as fh:
         fh.write("Date,Close\n2021-03-01,9\n".encode("utf-16"))
     assert closes(read_prices(tmp_path / "G.CSV.GZ"), "G") == {"2021-03-01": 9}
-    for name in ("utf-9", "rot13", "zlib"):  # the last two are bytes-to-bytes codecs
+    for name in ("utf-9", "rot13", "zlib", "undefined"):  # bytes-to-bytes, or no text at all
         with pytest.raises(
             ConfigError, match=rf"`encoding` must be .* Received: encoding='{name}'"
         ):
